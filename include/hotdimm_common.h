@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Types shared by the module, hotdimmctl and the unit tests.
+ *
+ * The pure-logic files (parse.c, blocks.c, accounting.c) include only this
+ * header and their own, so that they compile unchanged in the kernel and in
+ * userspace.
+ */
+#ifndef HOTDIMM_COMMON_H
+#define HOTDIMM_COMMON_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#include <linux/errno.h>
+#include <linux/limits.h>
+#else
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+typedef uint64_t u64;
+typedef uint32_t u32;
+typedef uint16_t u16;
+typedef uint8_t u8;
+#ifndef U64_MAX
+#define U64_MAX UINT64_MAX
+#endif
+#ifndef U32_MAX
+#define U32_MAX UINT32_MAX
+#endif
+#endif
+
+/* Names that the module, the tool and the tests agree on. */
+#define HOTDIMM_DRIVER_NAME	"hotdimm"
+#define HOTDIMM_RESOURCE_NAME	"System RAM (hotdimm)"
+#define HOTDIMM_SYSFS_DEVICES	"/sys/bus/platform/devices"
+#define HOTDIMM_SYSFS_PARAMS	"/sys/module/hotdimm/parameters"
+
+#endif /* HOTDIMM_COMMON_H */

@@ -1,0 +1,671 @@
+# SPDX-License-Identifier: GPL-2.0
+"""hotdimm_vm: boot a QEMU guest with a Debian kernel and drive it.
+
+Python 3 standard library only. Used by the guest tests (tests/guest/),
+`make demo` (scripts/demo.sh) and the benchmark.
+
+    import sys; sys.path.insert(0, "scripts")
+    from hotdimm_vm import VM, build_module
+
+    ko = build_module("6.1.0-56-amd64")
+    with VM("6.1.0-56-amd64", mem="3G", append="mem=1G",
+            extra_files=[ko]) as vm:
+        rc, out = vm.run("insmod /hotdimm.ko dimms=1G@0x40000000")
+        print(vm.read("/sys/bus/platform/devices/hotdimm.0/blocks"))
+        vm.qmp("query-memory-devices")
+        assert not vm.check_log()
+
+The guest (initramfs from scripts/mkinitramfs.sh: busybox, /hotdimm.ko,
+/lib/modules/*.ko) has its console on ttyS0, written to console.log in the
+VM's log directory (build/logs/guest/<kver>/<name>/), and a command channel
+on ttyS1 bound to a unix socket. QMP: vm.qmp() uses one monitor; a second one
+at vm.qmp_tool_socket is free for tools such as scripts/hotdimm-qmp.
+
+Cleanup: QEMU is killed by its pid when the VM is stopped, on any exception
+in the `with` block, after `hard_timeout` seconds, at interpreter exit, and
+(through PR_SET_PDEATHSIG) when the Python process dies. Start a VM from the
+thread that will stop it: the death signal follows the starting thread.
+"""
+
+import atexit
+import base64
+import ctypes
+import hashlib
+import importlib.machinery
+import importlib.util
+import os
+import re
+import select
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(os.environ.get("HOTDIMM_ROOT") or Path(__file__).resolve().parent.parent)
+SCRIPTS = ROOT / "scripts"
+BUILD = ROOT / "build"
+LOGS = BUILD / "logs" / "guest"
+
+QEMU = os.environ.get("HOTDIMM_QEMU", "qemu-system-x86_64")
+
+
+def _load_qmp():
+    path = SCRIPTS / "hotdimm-qmp"
+    loader = importlib.machinery.SourceFileLoader("hotdimm_qmp", str(path))
+    spec = importlib.util.spec_from_loader("hotdimm_qmp", loader)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("hotdimm_qmp", mod)
+    loader.exec_module(mod)
+    return mod
+
+
+hotdimm_qmp = _load_qmp()
+QMPClient = hotdimm_qmp.QMPClient
+QMPError = hotdimm_qmp.QMPError
+parse_size = hotdimm_qmp.parse_size
+human = hotdimm_qmp.human
+
+MiB = 1 << 20
+GiB = 1 << 30
+
+# Kernel log lines that fail any guest test.
+BAD_LOG_PATTERNS = [
+    r"BUG:", r"WARNING:", r"\bOops\b", r"Call Trace", r"kernel BUG at",
+    r"general protection fault", r"Kernel panic", r"UBSAN:", r"KASAN:",
+    r"possible circular locking", r"possible recursive locking",
+    r"inconsistent lock state", r"INFO: task .* blocked", r"suspicious RCU usage",
+    r"rcu: INFO: .*stall", r"soft lockup", r"hard LOCKUP", r"refcount_t:",
+    r"list_(add|del) corruption", r"Bad page (state|map)",
+]
+_BAD_RE = re.compile("|".join(f"(?:{p})" for p in BAD_LOG_PATTERNS))
+
+
+class VMError(Exception):
+    """The VM could not do what was asked."""
+
+
+class BootError(VMError):
+    """QEMU did not start or the guest did not reach its command loop."""
+
+
+class ChannelError(VMError):
+    """The command channel is unusable (QEMU died, guest hung, host timeout).
+    The VM cannot run further commands."""
+
+
+class CommandTimeout(VMError):
+    """The guest killed a command after its timeout; the VM is still usable.
+    .output holds what it printed."""
+
+    def __init__(self, msg, output=""):
+        super().__init__(msg)
+        self.output = output
+
+
+class CommandFailed(VMError):
+    """vm.sh(): the command exited non-zero."""
+
+    def __init__(self, cmd, rc, output):
+        tail = output.strip().splitlines()[-3:]
+        super().__init__(f"`{_short(cmd)}` exited {rc}: " + " | ".join(tail))
+        self.cmd, self.rc, self.output = cmd, rc, output
+
+
+def _short(s, n=80):
+    s = " ".join(str(s).split())
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
+def kvm_usable():
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def kernels():
+    """Installed kernel versions with image and headers, oldest first."""
+    out = subprocess.run([str(SCRIPTS / "kernels.sh")], capture_output=True,
+                         text=True, check=True).stdout
+    return out.split()
+
+
+def build_module(kver, *make_args):
+    """Build hotdimm.ko for kver (scripts/build-module.sh); returns its path.
+    Raises VMError with the build output's tail on failure."""
+    p = subprocess.run([str(SCRIPTS / "build-module.sh"), kver, *make_args],
+                       capture_output=True, text=True)
+    path = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
+    if p.returncode != 0 or not path or not os.path.isfile(path):
+        tail = (p.stderr or p.stdout).strip().splitlines()[-5:]
+        raise VMError(f"module build for {kver} failed: " + " | ".join(tail))
+    return path
+
+
+def initramfs(kver, extra_files=()):
+    """Path of an initramfs for kver with the given extra files (see
+    scripts/mkinitramfs.sh for the EXTRA syntax); built or reused from cache."""
+    tag = hashlib.sha1("\0".join(str(x) for x in extra_files).encode()).hexdigest()[:12]
+    out = BUILD / "initramfs" / kver / f"{tag}.cpio.gz"
+    p = subprocess.run([str(SCRIPTS / "mkinitramfs.sh"), kver, str(out),
+                        *[str(x) for x in extra_files]], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise BootError(f"mkinitramfs failed: {p.stderr.strip()[-500:]}")
+    return str(out)
+
+
+_LIVE = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def _kill_all_live():
+    with _LIVE_LOCK:
+        vms = list(_LIVE)
+    for vm in vms:
+        vm._kill_qemu()
+
+
+atexit.register(_kill_all_live)
+
+
+def install_signal_cleanup():
+    """Turn SIGTERM/SIGHUP into SystemExit so `with VM(...)` blocks clean up.
+    Call from the main thread of a program (runner, demo, bench)."""
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, handler)
+
+
+try:
+    _libc = ctypes.CDLL(None, use_errno=True)
+except OSError:  # pragma: no cover
+    _libc = None
+
+
+def _set_pdeathsig():
+    if _libc is not None:
+        _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+class VM:
+    """One QEMU guest. Use as a context manager, or call start()/stop().
+
+    kver          kernel version: /boot/vmlinuz-KVER and /lib/modules/KVER
+    mem           -m size, e.g. "3G"; maxmem/slots add ",maxmem=..,slots=.."
+    smp           vCPUs (2)
+    append        extra kernel command line, e.g. "mem=1G"
+    qemu_args     extra QEMU arguments (list), e.g. virtio-mem devices, -numa
+    extra_files   extra initramfs files (see scripts/mkinitramfs.sh)
+    initrd        use this initramfs instead of building one
+    name          log directory name under build/logs/guest/KVER/
+    boot_timeout  seconds until the command channel must answer
+    hard_timeout  QEMU is killed after this many seconds, whatever happens
+    """
+
+    _names = {}
+
+    def __init__(self, kver, mem="1G", maxmem=None, slots=None, smp=2, append="",
+                 qemu_args=(), extra_files=(), initrd=None, name="vm",
+                 boot_timeout=180, hard_timeout=1800, logdir=None, quiet=False):
+        self.kver = kver
+        self.mem, self.maxmem, self.slots, self.smp = mem, maxmem, slots, smp
+        self.append = append
+        self.qemu_args = list(qemu_args)
+        self.extra_files = list(extra_files)
+        self.initrd = initrd
+        self.boot_timeout = boot_timeout
+        self.hard_timeout = hard_timeout
+        self.quiet = quiet
+        if logdir is None:
+            key = (kver, name)
+            n = VM._names.get(key, 0) + 1
+            VM._names[key] = n
+            logdir = LOGS / kver / (name if n == 1 else f"{name}-{n}")
+        self.logdir = Path(logdir)
+        self.proc = None
+        self.pid = None
+        self.boot_time = None
+        self.hard_timed_out = False
+        self._sockdir = None
+        self._chan = None
+        self._rbuf = b""
+        self._seq = 0
+        self._dead = None  # reason the channel is unusable
+        self._qmp = None
+        self._timer = None
+        self._con_mark = 0
+        self._dmesg_mark = 0
+        self._cmdlog = None
+        self._started = None
+
+    # -- paths ----------------------------------------------------------------
+    @property
+    def console_log(self):
+        return self.logdir / "console.log"
+
+    @property
+    def qmp_socket(self):
+        return os.path.join(self._sockdir, "qmp.sock")
+
+    @property
+    def qmp_tool_socket(self):
+        """A QMP monitor nobody in this library uses: for hotdimm-qmp etc."""
+        return os.path.join(self._sockdir, "qmp-tool.sock")
+
+    @property
+    def chan_socket(self):
+        return os.path.join(self._sockdir, "cmd.sock")
+
+    # -- lifecycle ------------------------------------------------------------
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def qemu_cmdline(self):
+        m = self.mem
+        if self.slots is not None:
+            m += f",slots={self.slots}"
+        if self.maxmem is not None:
+            m += f",maxmem={self.maxmem}"
+        accel = "kvm" if kvm_usable() else "tcg"
+        cmdline = " ".join([
+            "console=ttyS0,115200", "panic=-1", "log_buf_len=4M",
+            "loglevel=7", "printk.time=1", "nokaslr", self.append]).strip()
+        return [
+            QEMU, "-machine", "pc", "-accel", accel, "-cpu", "max",
+            "-smp", str(self.smp), "-m", m,
+            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+            "-kernel", f"/boot/vmlinuz-{self.kver}", "-initrd", self.initrd,
+            "-append", cmdline,
+            "-chardev", f"file,id=con0,path={self.console_log}",
+            "-serial", "chardev:con0",
+            "-chardev", f"socket,id=cmd0,path={self.chan_socket},server=on,wait=off",
+            "-serial", "chardev:cmd0",
+            "-qmp", f"unix:{self.qmp_socket},server=on,wait=off",
+            "-qmp", f"unix:{self.qmp_tool_socket},server=on,wait=off",
+        ] + self.qemu_args
+
+    def start(self):
+        if not os.path.exists(f"/boot/vmlinuz-{self.kver}"):
+            raise BootError(f"no kernel /boot/vmlinuz-{self.kver}")
+        if self.initrd is None:
+            self.initrd = initramfs(self.kver, self.extra_files)
+        shutil.rmtree(self.logdir, ignore_errors=True)
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        # Unix socket paths are limited to 108 bytes: keep them short.
+        self._sockdir = tempfile.mkdtemp(prefix="hotdimm-vm-")
+        argv = self.qemu_cmdline()
+        (self.logdir / "qemu-cmdline.txt").write_text(shlex.join(argv) + "\n")
+        self._cmdlog = open(self.logdir / "commands.log", "w", buffering=1)
+        qlog = open(self.logdir / "qemu.log", "wb")
+        self._started = time.monotonic()
+        try:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=qlog,
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         preexec_fn=_set_pdeathsig)
+        except OSError as e:
+            qlog.close()
+            self._cleanup_files()
+            raise BootError(f"cannot start {QEMU}: {e}") from None
+        finally:
+            qlog.close()
+        self.pid = self.proc.pid
+        with _LIVE_LOCK:
+            _LIVE.add(self)
+        self._timer = threading.Timer(self.hard_timeout, self._hard_kill)
+        self._timer.daemon = True
+        self._timer.start()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop(save_dmesg=False)
+            raise
+        self.boot_time = time.monotonic() - self._started
+        self._log(f"# guest ready after {self.boot_time:.1f}s (pid {self.pid})")
+        return self
+
+    def _hard_kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.hard_timed_out = True
+            self._dead = f"hard timeout of {self.hard_timeout}s reached, QEMU killed"
+            self._kill_qemu()
+
+    def _kill_qemu(self):
+        p = self.proc
+        if p is None or p.poll() is not None:
+            return
+        try:
+            os.kill(p.pid, signal.SIGTERM)
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+
+    def stop(self, save_dmesg=True):
+        """Save the guest's dmesg (when it still answers), kill QEMU by pid,
+        remove sockets. Safe to call more than once."""
+        if self.proc is None:
+            return
+        try:
+            if save_dmesg and self.alive:
+                try:
+                    (self.logdir / "dmesg.txt").write_text(self.dmesg(timeout=30))
+                except VMError:
+                    pass
+        finally:
+            if self._qmp is not None:
+                self._qmp.close()
+                self._qmp = None
+            if self._chan is not None:
+                self._chan.close()
+                self._chan = None
+            self._kill_qemu()
+            if self._timer is not None:
+                self._timer.cancel()
+            with _LIVE_LOCK:
+                _LIVE.discard(self)
+            if self.proc.returncode is not None and self._dead is None:
+                self._dead = "VM stopped"
+            self._log(f"# QEMU pid {self.pid} ended with status {self.proc.returncode}")
+            if self._cmdlog:
+                self._cmdlog.close()
+                self._cmdlog = None
+            self.proc = None
+            self._cleanup_files()
+
+    def _cleanup_files(self):
+        if self._sockdir:
+            shutil.rmtree(self._sockdir, ignore_errors=True)
+
+    @property
+    def alive(self):
+        """QEMU runs and the command channel is usable."""
+        return self.proc is not None and self.proc.poll() is None and self._dead is None
+
+    def _log(self, text):
+        if self._cmdlog:
+            self._cmdlog.write(text + "\n")
+
+    # -- command channel ------------------------------------------------------
+    def _check_proc(self):
+        if self.proc is None or self.proc.poll() is not None:
+            rc = None if self.proc is None else self.proc.returncode
+            self._dead = self._dead or f"QEMU exited (status {rc}); console tail: {self.console_tail()}"
+            raise ChannelError(self._dead)
+
+    def _readline(self, deadline):
+        """Next line from the channel (bytes, without newline), or None at
+        the deadline. Raises ChannelError when QEMU is gone."""
+        while b"\n" not in self._rbuf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([self._chan], [], [], min(left, 0.5))
+            if not r:
+                self._check_proc()
+                continue
+            try:
+                chunk = self._chan.recv(65536)
+            except OSError as e:
+                chunk = b""
+                self._dead = f"command channel error: {e}"
+            if not chunk:
+                self._check_proc()
+                self._dead = self._dead or "command channel closed"
+                raise ChannelError(self._dead)
+            self._rbuf += chunk
+        line, self._rbuf = self._rbuf.split(b"\n", 1)
+        return line.rstrip(b"\r")
+
+    def _wait_ready(self):
+        deadline = self._started + self.boot_timeout
+        while True:
+            self._check_proc()
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(self.chan_socket)
+                break
+            except OSError:
+                s.close()
+                if time.monotonic() > deadline:
+                    raise BootError("command channel socket never appeared")
+                time.sleep(0.05)
+        self._chan = s
+        # Bytes sent before the guest opened ttyS1 are lost: ping until it
+        # answers (PONG) or announces itself (HOTDIMM-READY).
+        n = 0
+        ready = False
+        next_ping = 0.0
+        while not ready:
+            now = time.monotonic()
+            if now > deadline:
+                raise BootError(f"guest not ready after {self.boot_timeout}s; "
+                                f"console tail: {self.console_tail()}")
+            if now >= next_ping:
+                n += 1
+                self._chan.sendall(f"PING {n}\n".encode())
+                next_ping = now + 1.0
+            try:
+                line = self._readline(min(deadline, next_ping))
+            except ChannelError as e:
+                raise BootError(f"guest died during boot: {e}") from None
+            if line is None:
+                continue
+            if line == b"HOTDIMM-READY" or line.startswith(b"PONG "):
+                ready = True
+        # Synchronise: everything before our last PONG is stale.
+        n += 1
+        self._chan.sendall(f"PING {n}\n".encode())
+        want = f"PONG {n}".encode()
+        while True:
+            line = self._readline(deadline)
+            if line is None:
+                raise BootError("guest stopped answering right after boot")
+            if line == want:
+                break
+
+    def run(self, cmd, timeout=60):
+        """Run a shell command (busybox sh) in the guest. Returns (rc, output)
+        with stdout and stderr merged. The guest kills the command (and its
+        children) after `timeout` seconds: CommandTimeout. If the guest does
+        not answer either, the channel is declared dead: ChannelError."""
+        if self._dead:
+            raise ChannelError(self._dead)
+        if self._chan is None:
+            raise ChannelError("VM not started")
+        self._seq += 1
+        cid = self._seq
+        tmo = max(1, int(timeout + 0.999))
+        payload = base64.b64encode(cmd.encode()).decode()
+        t0 = time.monotonic()
+        self._log(f"$ {cmd}")
+        try:
+            self._chan.sendall(f"CMD {cid} {tmo} {payload}\n".encode())
+        except OSError as e:
+            self._dead = f"command channel write failed: {e}"
+            raise ChannelError(self._dead) from None
+        # Slack for the transfer and a slow (TCG) guest.
+        deadline = t0 + tmo + 30 + len(payload) / 5000
+        begin = f"BEGIN {cid}".encode()
+        endp = f"END {cid} ".encode()
+        body = None
+        while True:
+            line = self._readline(deadline)
+            if line is None:
+                self._dead = (f"guest did not answer `{_short(cmd)}` within "
+                              f"{deadline - t0:.0f}s")
+                self._log(f"# {self._dead}")
+                raise ChannelError(self._dead)
+            if line == begin:
+                body = []
+            elif line.startswith(endp) and body is not None:
+                parts = line.decode(errors="replace").split()
+                rc = int(parts[2])
+                timed_out = len(parts) > 3 and parts[3] == "timeout"
+                break
+            elif body is not None:
+                body.append(line)
+        try:
+            out = base64.b64decode(b"".join(body)).decode(errors="replace")
+        except ValueError:
+            out = "<undecodable output>"
+        dt = time.monotonic() - t0
+        self._log(out.rstrip("\n") + ("\n" if out.strip() else "") +
+                  f"# rc={rc}{' TIMEOUT' if timed_out else ''} {dt:.2f}s")
+        if timed_out:
+            raise CommandTimeout(f"`{_short(cmd)}` killed after {tmo}s in the guest", out)
+        return rc, out
+
+    def sh(self, cmd, timeout=60):
+        """run() that raises CommandFailed on a non-zero exit; returns output."""
+        rc, out = self.run(cmd, timeout)
+        if rc != 0:
+            raise CommandFailed(cmd, rc, out)
+        return out
+
+    def read(self, path, timeout=30):
+        """Contents of a guest file, without the trailing newline."""
+        return self.sh(f"cat {shlex.quote(path)}", timeout).rstrip("\n")
+
+    def write(self, path, value, timeout=60):
+        """Write value to a guest file (e.g. sysfs) with one write() call.
+        Returns (rc, error output)."""
+        return self.run(f"printf '%s' {shlex.quote(str(value))} > {shlex.quote(path)}", timeout)
+
+    def put_file(self, path, data, mode=0o644):
+        """Copy bytes (or str) to a guest file through the channel."""
+        if isinstance(data, str):
+            data = data.encode()
+        b64 = base64.b64encode(data).decode()
+        q = shlex.quote(path)
+        self.sh(f": > {q}.b64")
+        for i in range(0, len(b64), 3000):
+            self.sh(f"printf '%s' '{b64[i:i + 3000]}' >> {q}.b64")
+        self.sh(f"base64 -d {q}.b64 > {q} && rm {q}.b64 && chmod {mode:o} {q}")
+
+    def wait_until(self, condition, timeout=60, interval=0.2):
+        """Poll a shell condition inside the guest until it is true.
+        Returns True, or False after `timeout` seconds."""
+        script = (f"end=$(( $(cut -d. -f1 /proc/uptime) + {int(timeout + 0.999)} ))\n"
+                  f"until {condition}; do\n"
+                  f"  [ $(cut -d. -f1 /proc/uptime) -ge $end ] && exit 1\n"
+                  f"  sleep {interval}\n"
+                  f"done\n")
+        try:
+            rc, _ = self.run(script, timeout + 30)
+        except CommandTimeout:
+            return False
+        return rc == 0
+
+    # -- guest state helpers ---------------------------------------------------
+    def meminfo(self):
+        """/proc/meminfo as {field: kB}."""
+        out = {}
+        for line in self.read("/proc/meminfo").splitlines():
+            k, _, v = line.partition(":")
+            v = v.split()
+            if v:
+                out[k.strip()] = int(v[0])
+        return out
+
+    def iomem(self, name=None):
+        """/proc/iomem entries [(start, end, name, depth)], filtered by name."""
+        out = []
+        for line in self.read("/proc/iomem").splitlines():
+            m = re.match(r"^(\s*)([0-9a-f]+)-([0-9a-f]+) : (.*)$", line)
+            if m and (name is None or m.group(4) == name):
+                out.append((int(m.group(2), 16), int(m.group(3), 16), m.group(4),
+                            len(m.group(1)) // 2))
+        return out
+
+    def memory_blocks(self):
+        """{block index: state} from /sys/devices/system/memory."""
+        out = {}
+        txt = self.sh("cd /sys/devices/system/memory && for d in memory*; do "
+                      "echo ${d#memory} $(cat $d/state); done")
+        for line in txt.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0].isdigit():
+                out[int(parts[0])] = parts[1]
+        return out
+
+    def block_size(self):
+        return int(self.read("/sys/devices/system/memory/block_size_bytes"), 16)
+
+    # -- QMP ---------------------------------------------------------------------
+    def qmp_client(self):
+        """The library's QMPClient (connected on first use)."""
+        if self._qmp is None:
+            if self.proc is None:
+                raise VMError("VM not started")
+            self._qmp = QMPClient(self.qmp_socket, timeout=30).connect(retry_for=10)
+        return self._qmp
+
+    def qmp(self, command, timeout=None, **args):
+        """Run a QMP command; returns its result, raises QMPError."""
+        return self.qmp_client().cmd(command, timeout=timeout, **args)
+
+    # -- kernel log ----------------------------------------------------------------
+    def dmesg(self, timeout=60):
+        return self.sh("dmesg", timeout)
+
+    def console_text(self):
+        try:
+            return self.console_log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def console_tail(self, n=5):
+        lines = [ln for ln in self.console_text().splitlines() if ln.strip()]
+        return " | ".join(lines[-n:])
+
+    def mark_log(self):
+        """Start a new window for check_log()."""
+        self.check_log()
+
+    def check_log(self):
+        """Bad kernel log lines (BUG:, WARNING:, Oops, Call Trace, lockdep...)
+        that appeared since the previous call (or mark_log()). Reads the
+        console log and, when the guest answers, its dmesg."""
+        bad = []
+        seen = set()
+        try:
+            data = self.console_log.read_bytes()
+        except OSError:
+            data = b""
+        new = data[self._con_mark:]
+        cut = new.rfind(b"\n") + 1
+        self._con_mark += cut
+        for line in new[:cut].decode(errors="replace").splitlines():
+            if _BAD_RE.search(line):
+                key = line.strip()
+                if key not in seen:
+                    seen.add(key)
+                    bad.append(key)
+        if self.alive:
+            try:
+                lines = self.dmesg(timeout=30).splitlines()
+            except VMError:
+                lines = []
+            for line in lines[self._dmesg_mark:]:
+                if _BAD_RE.search(line) and line.strip() not in seen:
+                    seen.add(line.strip())
+                    bad.append(line.strip())
+            self._dmesg_mark = max(self._dmesg_mark, len(lines))
+        return bad

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The one place for kernel-version and configuration differences. Each shim
+ * names the kernel version and the change it covers. Supported: 5.15+
+ * (memory groups), tested on 6.1 and 6.12.
+ */
+#ifndef HOTDIMM_COMPAT_H
+#define HOTDIMM_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/memory_hotplug.h>
+#include <linux/mmzone.h>
+#include <linux/platform_device.h>
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 15, 0)
+#error "hotdimm needs Linux 5.15 or newer (memory groups, MHP_NID_IS_MGID)"
+#endif
+
+/*
+ * 6.3 added platform_driver.remove_new (void); 6.11 made .remove itself
+ * return void. Write remove() as void and let this pick the field.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+#define HOTDIMM_DEFINE_PLATFORM_REMOVE(fn)				\
+	static int fn##_compat(struct platform_device *pdev)		\
+	{								\
+		fn(pdev);						\
+		return 0;						\
+	}
+#define HOTDIMM_PLATFORM_REMOVE(fn)	.remove = fn##_compat
+#elif LINUX_VERSION_CODE < KERNEL_VERSION(6, 11, 0)
+#define HOTDIMM_DEFINE_PLATFORM_REMOVE(fn)
+#define HOTDIMM_PLATFORM_REMOVE(fn)	.remove_new = fn
+#else
+#define HOTDIMM_DEFINE_PLATFORM_REMOVE(fn)
+#define HOTDIMM_PLATFORM_REMOVE(fn)	.remove = fn
+#endif
+
+/* zone->cma_pages exists only with CONFIG_CMA (5.10+). */
+static inline unsigned long hotdimm_zone_cma_pages(const struct zone *zone)
+{
+#ifdef CONFIG_CMA
+	return zone->cma_pages;
+#else
+	return 0;
+#endif
+}
+
+/* x86: RAM the firmware reported, also when hidden from Linux by mem=. */
+#ifdef CONFIG_X86
+#include <asm/e820/api.h>
+static inline bool hotdimm_firmware_ram(u64 start, u64 size)
+{
+	return e820__mapped_raw_any(start, start + size, E820_TYPE_RAM);
+}
+#else
+static inline bool hotdimm_firmware_ram(u64 start, u64 size)
+{
+	return true;
+}
+#endif
+
+/* 6.2 renamed del_timer_sync() to timer_delete_sync() (old name gone in 6.15). */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0)
+#define hotdimm_timer_delete_sync(t)	del_timer_sync(t)
+#else
+#define hotdimm_timer_delete_sync(t)	timer_delete_sync(t)
+#endif
+
+#endif /* HOTDIMM_COMPAT_H */

@@ -1,0 +1,693 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Device core: the hotdimm platform driver. Each device owns a physical
+ * range carved into Linux memory blocks; a worker thread per device moves
+ * the plugged size toward the requested size one block at a time:
+ *
+ *   grow:   transport plug -> add_memory_driver_managed() -> online in the
+ *           zone the accounting chose (online.c)
+ *   shrink: offline_and_remove_memory() -> transport unplug
+ *
+ * Memory is only ever removed through offline_and_remove_memory(), which
+ * migrates the data away first and fails (changing nothing) when it cannot.
+ */
+#include <linux/delay.h>
+#include <linux/idr.h>
+#include <linux/ioport.h>
+#include <linux/jiffies.h>
+#include <linux/memory.h>
+#include <linux/memory_hotplug.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+
+#include "compat.h"
+#include "hotdimm.h"
+
+LIST_HEAD(hotdimm_devs);
+DEFINE_SPINLOCK(hotdimm_devs_lock);
+static DEFINE_IDA(hotdimm_ida);
+
+/* Backoff for a block that failed: 1 s, doubling, at most 60 s. */
+#define HOTDIMM_BACKOFF_BASE	HZ
+#define HOTDIMM_BACKOFF_MAX	(60 * HZ)
+/* One offline attempt may migrate for this long before it is abandoned. */
+#define HOTDIMM_OFFLINE_TIMEOUT	(10 * HZ)
+/* While unloading, give each block this many offline attempts. */
+#define HOTDIMM_DRAIN_TRIES	3
+
+static u64 hd_addr(const struct hotdimm_dev *hd, u64 idx)
+{
+	return hd->start + idx * hd->block_size;
+}
+
+static u64 hd_mib(u64 bytes)
+{
+	return bytes >> 20;
+}
+
+/* Callers hold hd->lock. */
+static void hd_status(struct hotdimm_dev *hd, const char *fmt, ...)
+	__printf(2, 3);
+static void hd_status(struct hotdimm_dev *hd, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(hd->status, sizeof(hd->status), fmt, args);
+	va_end(args);
+}
+
+void hotdimm_set_status(struct hotdimm_dev *hd, const char *fmt, ...)
+{
+	va_list args;
+
+	spin_lock(&hd->lock);
+	va_start(args, fmt);
+	vsnprintf(hd->note, sizeof(hd->note), fmt, args);
+	va_end(args);
+	spin_unlock(&hd->lock);
+}
+
+void hotdimm_get_status(struct hotdimm_dev *hd, char *buf, size_t len)
+{
+	spin_lock(&hd->lock);
+	if (hd->note[0])
+		snprintf(buf, len, "%s; %s", hd->status, hd->note);
+	else
+		snprintf(buf, len, "%s", hd->status);
+	spin_unlock(&hd->lock);
+}
+
+void hotdimm_kick(struct hotdimm_dev *hd)
+{
+	WRITE_ONCE(hd->kick, true);
+	wake_up(&hd->wq);
+}
+
+void hotdimm_set_requested(struct hotdimm_dev *hd, u64 bytes)
+{
+	u64 target = min(bytes, hd->size);
+
+	target -= target % hd->block_size;
+	spin_lock(&hd->lock);
+	hd->requested_raw = bytes;
+	hd->requested = target;
+	hd->broken = false;
+	if (target != bytes)
+		snprintf(hd->note, sizeof(hd->note),
+			 "requested %llu MiB %s, using %llu MiB",
+			 hd_mib(bytes), bytes > hd->size ?
+			 "exceeds the region" : "is not block-aligned",
+			 hd_mib(target));
+	else
+		hd->note[0] = '\0';
+	spin_unlock(&hd->lock);
+	dev_dbg(hd->dev, "requested size %llu MiB (asked %llu bytes)\n",
+		hd_mib(target), bytes);
+	hotdimm_kick(hd);
+}
+
+void hotdimm_ratio_changed(void)
+{
+	struct hotdimm_dev *hd;
+
+	spin_lock(&hotdimm_devs_lock);
+	list_for_each_entry(hd, &hotdimm_devs, node) {
+		spin_lock(&hd->lock);
+		if (!hd->ratio_set)
+			hd->ratio = READ_ONCE(hotdimm_movable_ratio);
+		spin_unlock(&hd->lock);
+	}
+	spin_unlock(&hotdimm_devs_lock);
+}
+
+/*
+ * A failed operation on block @idx: classify it (the one place that does)
+ * and decide what the worker does next. Returns the worker's delay.
+ * Called with op_lock held, hd->lock not held.
+ */
+static long hd_failed(struct hotdimm_dev *hd, u64 idx, const char *what,
+		      int err)
+{
+	u64 now = get_jiffies_64();
+	long delay = 0;
+
+	spin_lock(&hd->lock);
+	switch (hotdimm_classify_error(err)) {
+	case HOTDIMM_ERR_RETRY_NOW:
+		dev_dbg(hd->dev, "%s of block %llu interrupted, retrying\n",
+			what, idx);
+		break;
+	case HOTDIMM_ERR_RETRY_BACKOFF:
+		hotdimm_block_backoff(&hd->bk, idx, now, HOTDIMM_BACKOFF_BASE,
+				      HOTDIMM_BACKOFF_MAX);
+		delay = (long)(hd->bk.b[idx].retry_at - now);
+		hd_status(hd, "retrying: %s of block %llu: %s (attempt %u)",
+			  what, idx, hotdimm_error_str(err),
+			  hd->bk.b[idx].fails);
+		dev_dbg(hd->dev, "%s of block %llu failed (%d), retry in %u ms\n",
+			what, idx, err, jiffies_to_msecs(delay));
+		break;
+	case HOTDIMM_ERR_GIVE_UP:
+		hd->broken = true;
+		hd_status(hd, "broken: %s of block %llu failed: %s (%d)",
+			  what, idx, hotdimm_error_str(err), err);
+		dev_err(hd->dev,
+			"%s of block %llu at %#llx failed: %s (%d); not retrying until the requested size changes\n",
+			what, idx, hd_addr(hd, idx), hotdimm_error_str(err),
+			err);
+		delay = MAX_SCHEDULE_TIMEOUT;
+		break;
+	}
+	spin_unlock(&hd->lock);
+	return delay;
+}
+
+/* Online an added block into @zone. Called with op_lock held. */
+static long hd_online(struct hotdimm_dev *hd, u64 idx, enum hotdimm_zone zone)
+{
+	int ret = hotdimm_online_block(hd, idx, zone);
+	u8 state;
+
+	spin_lock(&hd->lock);
+	state = hd->bk.b[idx].state;
+	if (state == HOTDIMM_BLOCK_KERNEL || state == HOTDIMM_BLOCK_MOVABLE) {
+		/* Steering done (by us or by whoever won the race). */
+		hd->bk.b[idx].want = HOTDIMM_ZONE_NONE;
+		hotdimm_block_clear_backoff(&hd->bk, idx);
+		spin_unlock(&hd->lock);
+		return 0;
+	}
+	if (!ret)
+		ret = -EAGAIN;
+	if (hotdimm_classify_error(ret) == HOTDIMM_ERR_GIVE_UP) {
+		/* Leave the block offline; an administrator may online it. */
+		hd->bk.b[idx].want = HOTDIMM_ZONE_NONE;
+		hd_status(hd, "block %llu stays offline: onlining failed: %s",
+			  idx, hotdimm_error_str(ret));
+		spin_unlock(&hd->lock);
+		dev_warn(hd->dev,
+			 "block %llu stays offline: onlining failed (%d); online it by hand through /sys/devices/system/memory\n",
+			 idx, ret);
+		return 0;
+	}
+	spin_unlock(&hd->lock);
+	return hd_failed(hd, idx, "online", ret);
+}
+
+static void hd_decision_dbg(struct hotdimm_dev *hd, u64 idx,
+			    const struct hotdimm_acct_input *in,
+			    enum hotdimm_zone zone)
+{
+	static const char * const names[] = {
+		[HOTDIMM_ZONE_NONE] = "system's choice",
+		[HOTDIMM_ZONE_KERNEL] = "kernel",
+		[HOTDIMM_ZONE_MOVABLE] = "movable",
+	};
+
+	dev_dbg(hd->dev,
+		"block %llu: zone %s (policy %s, ratio %u%%: boot kernel %llu cma %llu other movable %llu others need %llu; device kernel %llu movable %llu; pages)\n",
+		idx, names[zone], hotdimm_policy_name(in->policy), in->ratio,
+		in->total.kernel_early, in->total.cma, in->total.movable_other,
+		in->total.others_req_kernel, in->total.dev_kernel,
+		in->total.dev_movable);
+}
+
+/* Grow by one block. Called with op_lock held. */
+static long hd_grow(struct hotdimm_dev *hd)
+{
+	struct hotdimm_acct_input in;
+	enum hotdimm_zone zone;
+	mhp_t flags = MHP_NID_IS_MGID;
+	long long idx;
+	u8 state;
+	u64 addr;
+	int ret;
+
+	spin_lock(&hd->lock);
+	idx = hotdimm_blocks_pick_add(&hd->bk);
+	state = idx >= 0 ? hd->bk.b[idx].state : 0;
+	spin_unlock(&hd->lock);
+	if (idx < 0)
+		return MAX_SCHEDULE_TIMEOUT;
+	addr = hd_addr(hd, idx);
+
+	if (state == HOTDIMM_BLOCK_UNPLUGGED) {
+		ret = hd->ops->plug ? hd->ops->plug(hd, addr, hd->block_size) : 0;
+		if (ret)
+			return hd_failed(hd, idx, "plug", ret);
+		spin_lock(&hd->lock);
+		hotdimm_block_set(&hd->bk, idx, HOTDIMM_BLOCK_PLUGGED);
+		spin_unlock(&hd->lock);
+	}
+
+	hotdimm_acct_gather(hd, &in);
+	zone = hotdimm_acct_decide(&in);
+	hd_decision_dbg(hd, idx, &in, zone);
+
+	/* From here on the memory notifier treats the block as ours. */
+	spin_lock(&hd->lock);
+	hd->bk.b[idx].want = zone;
+	hotdimm_block_set(&hd->bk, idx, HOTDIMM_BLOCK_OFFLINE);
+	spin_unlock(&hd->lock);
+
+	if (READ_ONCE(hotdimm_memmap_on_memory))
+		flags |= MHP_MEMMAP_ON_MEMORY;
+	ret = add_memory_driver_managed(hd->mgid, addr, hd->block_size,
+					hd->resource_name, flags);
+	if (ret) {
+		spin_lock(&hd->lock);
+		hotdimm_block_set(&hd->bk, idx, HOTDIMM_BLOCK_PLUGGED);
+		hd->bk.b[idx].want = HOTDIMM_ZONE_NONE;
+		spin_unlock(&hd->lock);
+		return hd_failed(hd, idx, "add", ret);
+	}
+	dev_dbg(hd->dev, "block %llu added at %#llx\n", idx, addr);
+	if (zone == HOTDIMM_ZONE_NONE)
+		return 0;
+	return hd_online(hd, idx, zone);
+}
+
+static void hd_offline_timeout(struct timer_list *t)
+{
+	struct hotdimm_dev *hd = from_timer(hd, t, offline_timer);
+
+	WRITE_ONCE(hd->offline_timed_out, true);
+	/* offline_pages() gives up when the caller has a signal pending. */
+	send_sig(SIGUSR1, hd->worker, 1);
+}
+
+/*
+ * Take block @idx out of Linux and give it back to the transport. Called
+ * with op_lock held, from the worker only (the offline watchdog signals it).
+ */
+static int hd_remove_block(struct hotdimm_dev *hd, u64 idx)
+{
+	u64 addr = hd_addr(hd, idx);
+	u8 state;
+	int ret;
+
+	spin_lock(&hd->lock);
+	state = hd->bk.b[idx].state;
+	spin_unlock(&hd->lock);
+
+	if (state != HOTDIMM_BLOCK_PLUGGED) {
+		WRITE_ONCE(hd->offline_timed_out, false);
+		mod_timer(&hd->offline_timer, jiffies + HOTDIMM_OFFLINE_TIMEOUT);
+		ret = offline_and_remove_memory(addr, hd->block_size);
+		hotdimm_timer_delete_sync(&hd->offline_timer);
+		flush_signals(current);
+		if (ret && READ_ONCE(hd->offline_timed_out))
+			ret = -ETIMEDOUT;
+		if (ret)
+			return ret;
+		spin_lock(&hd->lock);
+		hotdimm_block_set(&hd->bk, idx, HOTDIMM_BLOCK_PLUGGED);
+		spin_unlock(&hd->lock);
+		dev_dbg(hd->dev, "block %llu offlined and removed\n", idx);
+	}
+	ret = hd->ops->unplug ? hd->ops->unplug(hd, addr, hd->block_size) : 0;
+	if (ret)
+		return ret;
+	spin_lock(&hd->lock);
+	hotdimm_block_set(&hd->bk, idx, HOTDIMM_BLOCK_UNPLUGGED);
+	hotdimm_block_clear_backoff(&hd->bk, idx);
+	spin_unlock(&hd->lock);
+	return 0;
+}
+
+/* Earliest retry among blocks in backoff, as a delay. hd->lock held. */
+static long hd_next_retry(struct hotdimm_dev *hd, u64 now)
+{
+	u64 i, first = U64_MAX;
+
+	for (i = 0; i < hd->bk.nr; i++) {
+		const struct hotdimm_block *b = &hd->bk.b[i];
+
+		if (b->state != HOTDIMM_BLOCK_UNPLUGGED && b->retry_at > now &&
+		    b->retry_at < first)
+			first = b->retry_at;
+	}
+	if (first == U64_MAX)
+		return MAX_SCHEDULE_TIMEOUT;
+	return (long)(first - now);
+}
+
+/* Shrink by one block. Called with op_lock held. */
+static long hd_shrink(struct hotdimm_dev *hd)
+{
+	struct hotdimm_acct_input in;
+	u64 now = get_jiffies_64();
+	bool kernel_ok;
+	long long idx;
+	long delay;
+	int ret;
+
+	hotdimm_acct_gather(hd, &in);
+	kernel_ok = hd->draining || hotdimm_acct_may_remove_kernel(&in);
+
+	spin_lock(&hd->lock);
+	idx = hotdimm_blocks_pick_remove(&hd->bk, now, kernel_ok);
+	if (idx < 0) {
+		delay = hd_next_retry(hd, now);
+		if (!kernel_ok && hd->bk.count[HOTDIMM_BLOCK_KERNEL])
+			hd_status(hd,
+				  "retrying: kernel blocks wait for busy movable blocks to keep movable_ratio");
+		spin_unlock(&hd->lock);
+		return delay;
+	}
+	spin_unlock(&hd->lock);
+
+	ret = hd_remove_block(hd, idx);
+	if (!ret)
+		return 0;
+	if (hd->draining) {
+		spin_lock(&hd->lock);
+		if (hd->bk.b[idx].fails + 1 >= HOTDIMM_DRAIN_TRIES) {
+			/* Give up on this block for the rest of the unload. */
+			hd->bk.b[idx].retry_at = U64_MAX;
+			spin_unlock(&hd->lock);
+			dev_dbg(hd->dev, "unload: block %llu stays (%d)\n",
+				idx, ret);
+			return 0;
+		}
+		spin_unlock(&hd->lock);
+	}
+	delay = hd_failed(hd, idx, "unplug", ret);
+	if (hotdimm_classify_error(ret) == HOTDIMM_ERR_GIVE_UP) {
+		/* Never stop shrinking: keep retrying this block, slowly. */
+		spin_lock(&hd->lock);
+		hd->broken = false;
+		hotdimm_block_backoff(&hd->bk, idx, now, HOTDIMM_BACKOFF_MAX,
+				      HOTDIMM_BACKOFF_MAX);
+		spin_unlock(&hd->lock);
+	}
+	/* Other candidates may be ready right away. */
+	return 0;
+}
+
+/*
+ * One step toward the requested size. Returns how long the worker may
+ * sleep: 0 to step again at once, MAX_SCHEDULE_TIMEOUT when converged.
+ * Called with op_lock held.
+ */
+static long hd_step(struct hotdimm_dev *hd)
+{
+	u64 now = get_jiffies_64();
+	u64 target, plugged, i;
+	long long steer = -1;
+	enum hotdimm_zone want = HOTDIMM_ZONE_NONE;
+	long delay;
+
+	spin_lock(&hd->lock);
+	if (hd->draining && !hd->drain_started) {
+		/* Every block gets its HOTDIMM_DRAIN_TRIES from scratch. */
+		for (i = 0; i < hd->bk.nr; i++)
+			hotdimm_block_clear_backoff(&hd->bk, i);
+		hd->drain_started = true;
+	}
+	target = hd->draining ? 0 : hd->requested / hd->block_size;
+	plugged = hotdimm_blocks_plugged(&hd->bk);
+	if (plugged > target) {
+		hd_status(hd, "unplugging: %llu of %llu blocks plugged, target %llu",
+			  plugged, hd->bk.nr, target);
+		spin_unlock(&hd->lock);
+		return hd_shrink(hd);
+	}
+	for (i = 0; i < hd->bk.nr; i++) {
+		const struct hotdimm_block *b = &hd->bk.b[i];
+
+		if (b->state == HOTDIMM_BLOCK_OFFLINE &&
+		    b->want != HOTDIMM_ZONE_NONE && b->retry_at <= now) {
+			steer = i;
+			want = b->want;
+			break;
+		}
+	}
+	if (steer >= 0) {
+		spin_unlock(&hd->lock);
+		return hd_online(hd, steer, want);
+	}
+	if (plugged < target && !hd->broken) {
+		hd_status(hd, "plugging: %llu of %llu blocks plugged, target %llu",
+			  plugged, hd->bk.nr, target);
+		spin_unlock(&hd->lock);
+		return hd_grow(hd);
+	}
+	if (!hd->broken)
+		hd_status(hd, "ok");
+	delay = hd_next_retry(hd, now);
+	spin_unlock(&hd->lock);
+	return delay;
+}
+
+/* Nothing left to take out while draining (given-up blocks excluded)? */
+static bool hd_drained(struct hotdimm_dev *hd)
+{
+	bool done;
+
+	spin_lock(&hd->lock);
+	done = hotdimm_blocks_pick_remove(&hd->bk, U64_MAX - 1, true) < 0;
+	spin_unlock(&hd->lock);
+	return done;
+}
+
+static int hd_worker(void *data)
+{
+	struct hotdimm_dev *hd = data;
+	long delay;
+
+	/* The offline watchdog interrupts offline_pages() with SIGUSR1. */
+	allow_signal(SIGUSR1);
+	while (!kthread_should_stop()) {
+		WRITE_ONCE(hd->kick, false);
+		/* Order the kick reset before reading the request. */
+		smp_mb();
+		mutex_lock(&hd->op_lock);
+		delay = hd_step(hd);
+		if (READ_ONCE(hd->draining) && hd_drained(hd)) {
+			complete(&hd->drained);
+			delay = MAX_SCHEDULE_TIMEOUT;
+		}
+		mutex_unlock(&hd->op_lock);
+		if (!delay) {
+			cond_resched();
+			continue;
+		}
+		wait_event_idle_timeout(hd->wq, READ_ONCE(hd->kick) ||
+					kthread_should_stop(), delay);
+	}
+	return 0;
+}
+
+static int hd_probe(struct platform_device *pdev)
+{
+	const struct hotdimm_pdata *pd = dev_get_platdata(&pdev->dev);
+	struct hotdimm_block *blocks;
+	struct hotdimm_dev *hd;
+	u64 nr;
+	int ret;
+
+	if (!pd || !pd->ops || !pd->size)
+		return -EINVAL;
+	hd = kzalloc(sizeof(*hd), GFP_KERNEL);
+	if (!hd)
+		return -ENOMEM;
+	hd->dev = &pdev->dev;
+	hd->ops = pd->ops;
+	hd->priv = pd->priv;
+	hd->start = pd->start;
+	hd->size = pd->size;
+	hd->block_size = memory_block_size_bytes();
+	hd->nid = pd->nid == NUMA_NO_NODE ?
+		  memory_add_physaddr_to_nid(pd->start) : pd->nid;
+	hd->ratio = READ_ONCE(hotdimm_movable_ratio);
+	mutex_init(&hd->op_lock);
+	spin_lock_init(&hd->lock);
+	init_waitqueue_head(&hd->wq);
+	init_completion(&hd->drained);
+	timer_setup(&hd->offline_timer, hd_offline_timeout, 0);
+	strscpy(hd->status, "starting", sizeof(hd->status));
+
+	nr = hd->size / hd->block_size;
+	blocks = kvcalloc(nr, sizeof(*blocks), GFP_KERNEL);
+	if (!blocks) {
+		ret = -ENOMEM;
+		goto err_free_dev;
+	}
+	hotdimm_blocks_init(&hd->bk, blocks, nr);
+
+	/* The resource keeps pointing at this name while memory is added. */
+	hd->resource_name = kstrdup(HOTDIMM_RESOURCE_NAME, GFP_KERNEL);
+	if (!hd->resource_name) {
+		ret = -ENOMEM;
+		goto err_free_blocks;
+	}
+
+	ret = memory_group_register_dynamic(hd->nid, PHYS_PFN(hd->block_size));
+	if (ret < 0) {
+		dev_err(&pdev->dev, "cannot register a memory group on node %d: %d\n",
+			hd->nid, ret);
+		goto err_free_name;
+	}
+	hd->mgid = ret;
+	hotdimm_set_requested(hd, pd->requested);
+
+	platform_set_drvdata(pdev, hd);
+	spin_lock(&hotdimm_devs_lock);
+	list_add_tail(&hd->node, &hotdimm_devs);
+	spin_unlock(&hotdimm_devs_lock);
+
+	hd->worker = kthread_run(hd_worker, hd, "hotdimm/%d", pdev->id);
+	if (IS_ERR(hd->worker)) {
+		ret = PTR_ERR(hd->worker);
+		goto err_unlist;
+	}
+	dev_info(&pdev->dev,
+		 "%s: %llu MiB at [%#llx-%#llx], node %d, %llu blocks of %llu MiB\n",
+		 hd->ops->name, hd_mib(hd->size), hd->start,
+		 hd->start + hd->size - 1, hd->nid, nr, hd_mib(hd->block_size));
+	return 0;
+
+err_unlist:
+	spin_lock(&hotdimm_devs_lock);
+	list_del(&hd->node);
+	spin_unlock(&hotdimm_devs_lock);
+	memory_group_unregister(hd->mgid);
+err_free_name:
+	kfree(hd->resource_name);
+err_free_blocks:
+	kvfree(blocks);
+err_free_dev:
+	kfree(hd);
+	return ret;
+}
+
+/*
+ * Take all memory out through the worker (it owns the offline watchdog),
+ * then stop it. Blocks that cannot be offlined stay online: the kernel then
+ * still references the memory group and the resource name, so both are
+ * left allocated on purpose; nothing of the module's code stays reachable.
+ */
+static void hd_remove(struct platform_device *pdev)
+{
+	struct hotdimm_dev *hd = platform_get_drvdata(pdev);
+	u64 left;
+
+	WRITE_ONCE(hd->draining, true);
+	hotdimm_kick(hd);
+	/* Wake up now and then, so a long unload is not a hung task. */
+	while (!wait_for_completion_timeout(&hd->drained, 10 * HZ))
+		dev_info(&pdev->dev, "unload: still taking memory out\n");
+	kthread_stop(hd->worker);
+
+	spin_lock(&hotdimm_devs_lock);
+	list_del(&hd->node);
+	spin_unlock(&hotdimm_devs_lock);
+
+	left = hotdimm_blocks_plugged(&hd->bk);
+	if (left) {
+		char map[64];
+
+		hotdimm_blocks_map(&hd->bk, map, sizeof(map));
+		dev_warn(&pdev->dev,
+			 "%llu MiB could not be offlined and stay in use (blocks %s%s); the memory remains usable until reboot\n",
+			 hd_mib(left * hd->block_size), map,
+			 hd->bk.nr >= sizeof(map) ? "..." : "");
+	} else {
+		memory_group_unregister(hd->mgid);
+		kfree(hd->resource_name);
+	}
+	kvfree(hd->bk.b);
+	kfree(hd);
+}
+
+HOTDIMM_DEFINE_PLATFORM_REMOVE(hd_remove)
+
+static struct platform_driver hotdimm_driver = {
+	.probe = hd_probe,
+	HOTDIMM_PLATFORM_REMOVE(hd_remove),
+	.driver = {
+		.name = HOTDIMM_DRIVER_NAME,
+		.dev_groups = hotdimm_dev_groups,
+		/* Unbinding through sysfs would unplug memory behind our back. */
+		.suppress_bind_attrs = true,
+	},
+};
+
+int hotdimm_check_region(u64 start, u64 size, const char *who)
+{
+	struct hotdimm_dev *hd;
+	int ret = 0;
+
+	if (region_intersects(start, size, IORESOURCE_SYSTEM_RAM,
+			      IORES_DESC_NONE) != REGION_DISJOINT) {
+		pr_err("%s: [%#llx-%#llx] overlaps System RAM the kernel already uses (hide it with mem= or pick another range)\n",
+		       who, start, start + size - 1);
+		return -EBUSY;
+	}
+	spin_lock(&hotdimm_devs_lock);
+	list_for_each_entry(hd, &hotdimm_devs, node) {
+		if (start < hd->start + hd->size && hd->start < start + size) {
+			ret = -EBUSY;
+			break;
+		}
+	}
+	spin_unlock(&hotdimm_devs_lock);
+	if (ret)
+		pr_err("%s: [%#llx-%#llx] overlaps an existing hotdimm device\n",
+		       who, start, start + size - 1);
+	return ret;
+}
+
+int hotdimm_register_device(struct device *parent,
+			    const struct hotdimm_pdata *pdata,
+			    struct platform_device **out)
+{
+	struct platform_device_info info = {
+		.parent = parent,
+		.name = HOTDIMM_DRIVER_NAME,
+		.data = pdata,
+		.size_data = sizeof(*pdata),
+	};
+	struct platform_device *pdev;
+	int id;
+
+	id = ida_alloc(&hotdimm_ida, GFP_KERNEL);
+	if (id < 0)
+		return id;
+	info.id = id;
+	pdev = platform_device_register_full(&info);
+	if (IS_ERR(pdev)) {
+		ida_free(&hotdimm_ida, id);
+		return PTR_ERR(pdev);
+	}
+	/* Probe runs synchronously; an unbound device means it failed. */
+	if (!READ_ONCE(pdev->dev.driver)) {
+		platform_device_unregister(pdev);
+		ida_free(&hotdimm_ida, id);
+		return -ENODEV;
+	}
+	*out = pdev;
+	return 0;
+}
+
+void hotdimm_unregister_device(struct platform_device *pdev)
+{
+	int id = pdev->id;
+
+	platform_device_unregister(pdev);
+	ida_free(&hotdimm_ida, id);
+}
+
+int hotdimm_core_init(void)
+{
+	return platform_driver_register(&hotdimm_driver);
+}
+
+void hotdimm_core_exit(void)
+{
+	platform_driver_unregister(&hotdimm_driver);
+}

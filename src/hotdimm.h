@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hotdimm internal interfaces: device core, transports, onlining, sysfs.
+ */
+#ifndef HOTDIMM_H
+#define HOTDIMM_H
+
+#include <linux/completion.h>
+#include <linux/device.h>
+#include <linux/kthread.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/platform_device.h>
+#include <linux/spinlock.h>
+#include <linux/timer.h>
+#include <linux/wait.h>
+
+#include "hotdimm_acct.h"
+#include "hotdimm_blocks.h"
+#include "hotdimm_common.h"
+
+struct hotdimm_dev;
+
+/**
+ * struct hotdimm_transport_ops - what a transport does for the core
+ * @name:   "virtio-mem" or "emulated"; shown in the transport attribute
+ * @plug:   make [@addr, @addr + @size) usable before the core adds it to
+ *          Linux (virtio-mem: PLUG requests). Called from the device worker
+ *          with no core lock held; may sleep. Returns 0 or a negative errno
+ *          that hotdimm_classify_error() understands.
+ * @unplug: give the range back after the core removed it from Linux.
+ *          Same context and return convention as @plug.
+ * @resizable: the requested_size attribute is writable (emulated only).
+ *
+ * @plug and @unplug may be NULL when the transport needs no protocol.
+ */
+struct hotdimm_transport_ops {
+	const char *name;
+	int (*plug)(struct hotdimm_dev *hd, u64 addr, u64 size);
+	int (*unplug)(struct hotdimm_dev *hd, u64 addr, u64 size);
+	bool resizable;
+};
+
+/**
+ * struct hotdimm_pdata - platform data a transport passes to the core
+ * @ops:       transport operations
+ * @priv:      transport private pointer, available as hd->priv
+ * @start:     region start (aligned to the memory block size)
+ * @size:      region size (a multiple of the memory block size)
+ * @nid:       NUMA node, or NUMA_NO_NODE to derive it from the address
+ * @requested: initial requested size in bytes
+ */
+struct hotdimm_pdata {
+	const struct hotdimm_transport_ops *ops;
+	void *priv;
+	u64 start;
+	u64 size;
+	int nid;
+	u64 requested;
+};
+
+#define HOTDIMM_STATUS_LEN	128
+
+/**
+ * struct hotdimm_dev - one memory device
+ *
+ * Locking:
+ * - @op_lock (mutex) serialises memory operations of this device: only the
+ *   worker takes it while adding/removing memory, and remove() after the
+ *   worker stopped. Never held while writing memory block sysfs files that
+ *   the hotplug core locks (see online.c).
+ * - @lock (spinlock) protects @bk, @requested, @status and @ratio. It is
+ *   taken by the memory notifier (inside the kernel's hotplug locks), so
+ *   nothing under it may sleep or call into memory hotplug.
+ * - hotdimm_devs_lock (global spinlock) protects the device list; it nests
+ *   outside @lock.
+ */
+struct hotdimm_dev {
+	struct device *dev;
+	const struct hotdimm_transport_ops *ops;
+	void *priv;
+	struct list_head node;		/* on hotdimm_devs */
+
+	u64 start;
+	u64 size;
+	u64 block_size;			/* memory_block_size_bytes() */
+	int nid;
+	int mgid;			/* memory group id */
+	const char *resource_name;	/* kept alive while memory is added */
+
+	struct mutex op_lock;
+	spinlock_t lock;
+	struct hotdimm_blocks bk;
+	u64 requested;			/* bytes, as the transport/user asked */
+	u32 ratio;			/* per-device movable_ratio */
+	bool ratio_set;			/* written via sysfs: ignore the param */
+	bool broken;			/* gave up growing until the next resize */
+	u64 requested_raw;		/* as asked, before rounding/clamping */
+	char status[HOTDIMM_STATUS_LEN];	/* what the worker does */
+	char note[HOTDIMM_STATUS_LEN];		/* set by hotdimm_set_status() */
+
+	struct task_struct *worker;
+	wait_queue_head_t wq;
+	bool kick;
+	bool draining;			/* remove(): take everything out */
+	bool drain_started;		/* worker saw draining (worker only) */
+	struct completion drained;
+	struct timer_list offline_timer; /* bounds one offline attempt */
+	bool offline_timed_out;
+};
+
+/* Module parameters (main.c). */
+extern unsigned int hotdimm_movable_ratio;
+extern bool hotdimm_numa_aware;
+extern int hotdimm_online_policy;
+extern bool hotdimm_memmap_on_memory;
+
+/* Device list (core.c), walked by the memory notifier. */
+extern struct list_head hotdimm_devs;
+extern spinlock_t hotdimm_devs_lock;
+
+/* core.c */
+int hotdimm_core_init(void);
+/* movable_ratio module parameter changed: update devices that follow it. */
+void hotdimm_ratio_changed(void);
+void hotdimm_core_exit(void);
+/* Set the target size (bytes; rounded down to blocks) and wake the worker. */
+void hotdimm_set_requested(struct hotdimm_dev *hd, u64 bytes);
+void hotdimm_kick(struct hotdimm_dev *hd);
+/*
+ * A transport's note shown after the core's state in the status attribute
+ * (e.g. "host request of 300 MiB rounded down to 256 MiB"); "" clears it.
+ */
+void hotdimm_set_status(struct hotdimm_dev *hd, const char *fmt, ...)
+	__printf(2, 3);
+/* Fill @buf with "state[; note]"; takes hd->lock. */
+void hotdimm_get_status(struct hotdimm_dev *hd, char *buf, size_t len);
+/* Allocate a platform device id shared by all transports. */
+int hotdimm_register_device(struct device *parent,
+			    const struct hotdimm_pdata *pdata,
+			    struct platform_device **out);
+void hotdimm_unregister_device(struct platform_device *pdev);
+/* Refuse ranges that overlap RAM Linux already has or another device. */
+int hotdimm_check_region(u64 start, u64 size, const char *who);
+
+/* zones.c: the system's zone statistics for the accounting. */
+void hotdimm_acct_gather(struct hotdimm_dev *hd, struct hotdimm_acct_input *in);
+
+/* online.c: the zone-steering mechanism. */
+int hotdimm_online_init(void);
+void hotdimm_online_exit(void);
+int hotdimm_online_block(struct hotdimm_dev *hd, u64 idx,
+			 enum hotdimm_zone zone);
+
+/* sysfs.c */
+extern const struct attribute_group *hotdimm_dev_groups[];
+
+/* emulated.c */
+int hotdimm_emulated_init(const char *dimms);
+void hotdimm_emulated_exit(void);
+
+/* virtio_mem.c */
+int hotdimm_virtio_init(void);
+void hotdimm_virtio_exit(void);
+
+#endif /* HOTDIMM_H */
