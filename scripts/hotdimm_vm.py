@@ -283,7 +283,7 @@ class VM:
         accel = "kvm" if kvm_usable() else "tcg"
         cmdline = " ".join([
             "console=ttyS0,115200", "panic=-1", "log_buf_len=4M",
-            "loglevel=7", "printk.time=1", "nokaslr", self.append]).strip()
+            "loglevel=7", "printk.time=1", self.append]).strip()
         return [
             QEMU, "-machine", "pc", "-accel", accel, "-cpu", "max",
             "-smp", str(self.smp), "-m", m,

@@ -202,27 +202,26 @@ serve() {
 	exec 3<>/dev/ttyS1 || return 1
 	stty raw -echo -echoe -echok -echoctl -echoke -ixon -ixoff <&3
 	echo "HOTDIMM-READY" >&3
-	n=0
 	while :; do
 		IFS=' ' read -r verb id tmo data <&3 || { sleep 1; continue; }
 		case "$verb" in
 		PING)
 			echo "PONG $id" >&3 ;;
 		CMD)
-			n=$((n + 1))
-			echo "$data" | base64 -d > /tmp/.cmd.$n 2>/dev/null
-			rm -f /tmp/.timedout
-			setsid sh /tmp/.cmd.$n > /tmp/.out 2>&1 < /dev/null &
-			pid=$!
-			setsid sh -c "sleep $tmo; touch /tmp/.timedout; kill -9 -$pid" > /dev/null 2>&1 < /dev/null &
+			echo "$data" | base64 -d > /tmp/.cmd 2>/dev/null
+			rm -f /tmp/.timedout /tmp/.pgid
+			# Watchdog in its own session: kills the command's session.
+			setsid sh -c "sleep $tmo; touch /tmp/.timedout; p=\$(cat /tmp/.pgid) && [ -n \"\$p\" ] && kill -9 -\$p" \
+				> /dev/null 2>&1 < /dev/null &
 			wd=$!
-			wait $pid
+			# The command runs in the foreground in a new session whose
+			# id it records ($$ == pgid: setsid does not fork here).
+			setsid sh -c 'echo $$ > /tmp/.pgid; exec sh /tmp/.cmd' \
+				> /tmp/.out 2>&1 < /dev/null
 			rc=$?
 			kill -9 -- -$wd 2>/dev/null
-			wait $wd 2>/dev/null
 			flag=
-			[ -e /tmp/.timedout ] && flag=timeout
-			rm -f /tmp/.cmd.$n
+			[ $rc = 137 ] && [ -e /tmp/.timedout ] && flag=timeout
 			{ echo "BEGIN $id"; base64 /tmp/.out; echo "END $id $rc $flag"; } >&3 ;;
 		esac
 	done

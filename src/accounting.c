@@ -15,7 +15,7 @@ static const char * const hotdimm_policy_names[HOTDIMM_POLICY_NR] = {
 
 const char *hotdimm_policy_name(enum hotdimm_policy policy)
 {
-	if (policy < 0 || policy >= HOTDIMM_POLICY_NR)
+	if ((unsigned int)policy >= HOTDIMM_POLICY_NR)
 		return "invalid";
 	return hotdimm_policy_names[policy];
 }
@@ -64,8 +64,10 @@ u64 hotdimm_acct_req_kernel(u64 kernel, u64 movable, u32 ratio)
 
 	if (!ratio)
 		return 0;
-	/* movable * 100 / ratio, rounded down, without overflow. */
-	need = movable / ratio * 100 + (movable % ratio) * 100 / ratio;
+	/* movable * 100 / ratio, rounded down, saturating. */
+	if (movable / ratio > U64_MAX / 100)
+		return U64_MAX;
+	need = sat_add(movable / ratio * 100, (movable % ratio) * 100 / ratio);
 	return sat_sub(need, kernel);
 }
 

@@ -383,7 +383,7 @@ static const char *virtio_hint =
 
 int hdctl_cmd_resize(const struct hdctl_args *a)
 {
-	char path[4096], val[32], sz[4][32];
+	char path[4096], val[32], sz[4][32], name[64];
 	bool tty, system_policy;
 	struct hdctl_dev d;
 	double t0;
@@ -425,9 +425,10 @@ int hdctl_cmd_resize(const struct hdctl_args *a)
 			  d.name, a->size_str, strerror(-err));
 		goto fail;
 	}
+	snprintf(name, sizeof(name), "%s", d.name);
 	hdctl_dev_release(&d);
-	if (hdctl_dev_read(d.name, &d)) {
-		hdctl_err("%s disappeared", d.name);
+	if (hdctl_dev_read(name, &d)) {
+		hdctl_err("%s disappeared", name);
 		return HDCTL_EXIT_FAIL;
 	}
 	printf("%s: requested %s (was %s), plugged %s\n", d.name,
@@ -444,7 +445,6 @@ int hdctl_cmd_resize(const struct hdctl_args *a)
 	t0 = hdctl_now();
 	for (;;) {
 		double el = hdctl_now() - t0;
-		char name[64];
 
 		if (dev_settled(&d, system_policy))
 			break;
@@ -468,7 +468,6 @@ int hdctl_cmd_resize(const struct hdctl_args *a)
 		if (tty)
 			progress(&d, el, a->bytes);
 		hdctl_sleep_ms(100);
-		snprintf(name, sizeof(name), "%s", d.name);
 		hdctl_dev_release(&d);
 		if (hdctl_dev_read(name, &d)) {
 			if (tty)
