@@ -10,23 +10,28 @@
 #define HOTDIMM_COMMON_H
 
 #ifdef __KERNEL__
-#include <linux/types.h>
 #include <linux/errno.h>
+#include <linux/kernel.h>
 #include <linux/limits.h>
+#include <linux/types.h>
 #else
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
-typedef uint64_t u64;
-typedef uint32_t u32;
-typedef uint16_t u16;
-typedef uint8_t u8;
+/* Kernel type names for the shared code (userspace has only <stdint.h>). */
+#define u64 uint64_t
+#define u32 uint32_t
+#define u16 uint16_t
+#define u8 uint8_t
 #ifndef U64_MAX
 #define U64_MAX UINT64_MAX
 #endif
 #ifndef U32_MAX
 #define U32_MAX UINT32_MAX
+#endif
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #endif
 #endif
 

@@ -669,3 +669,216 @@ class VM:
                     bad.append(line.strip())
             self._dmesg_mark = max(self._dmesg_mark, len(lines))
         return bad
+
+
+# ---------------------------------------------------------------------------
+# Test framework used by tests/guest/run and tests/guest/test_*.py.
+# ---------------------------------------------------------------------------
+
+class Fail(Exception):
+    """A scenario's assertion failed; the message is the one-line reason."""
+
+
+def expect(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def scenario(name):
+    """Decorator naming a scenario function fn(vm, ctx)."""
+    def deco(fn):
+        fn.scenario_name = name
+        return fn
+    return deco
+
+
+class Group:
+    """Scenarios that share one boot.
+
+    name       log directory / VM name
+    scenarios  functions fn(vm, ctx), run in order (see @scenario)
+    vm         keyword arguments for VM(): mem, maxmem, slots, append,
+               qemu_args, smp...
+    needs      artifacts the scenarios need: "module" (/hotdimm.ko),
+               "hotdimmctl" (/bin/hotdimmctl), "memhold" (/bin/memhold).
+               When one cannot be built, every scenario fails with why.
+    reset      fn(vm) run after every scenario to return to a clean state
+               (default: unload hotdimm, check no hotdimm memory is left).
+               If it raises, the runner boots a fresh VM for the next one.
+    """
+
+    def __init__(self, name, scenarios, vm=None, needs=("module",), reset=None):
+        self.name = name
+        self.scenarios = list(scenarios)
+        self.vm = dict(vm or {})
+        self.needs = tuple(needs)
+        self.reset = reset if reset is not None else unload_hotdimm
+
+
+class Ctx:
+    """What a scenario gets besides the VM: kver, artifacts (host paths),
+    note(text) to add to the scenario log."""
+
+    def __init__(self, kver, artifacts, logfile):
+        self.kver = kver
+        self.artifacts = artifacts
+        self._log = logfile
+
+    def note(self, text):
+        self._log.write(str(text).rstrip("\n") + "\n")
+        self._log.flush()
+
+
+# ---------------------------------------------------------------------------
+# hotdimm guest helpers (shared by the emulated, virtio and hotdimmctl tests)
+# ---------------------------------------------------------------------------
+
+HOTDIMM_RES = "System RAM (hotdimm)"
+PLATFORM = "/sys/bus/platform/devices"
+PARAMS = "/sys/module/hotdimm/parameters"
+MEMORY = "/sys/devices/system/memory"
+
+DEV_ATTRS = ("transport", "region_start", "region_size", "block_size", "node",
+             "requested_size", "plugged_size", "kernel_size", "movable_size",
+             "offline_size", "movable_ratio", "blocks", "status")
+
+
+def hotdimm_loaded(vm):
+    rc, _ = vm.run("grep -q '^hotdimm ' /proc/modules")
+    return rc == 0
+
+
+def unload_hotdimm(vm, timeout=180):
+    """rmmod hotdimm if loaded; raise Fail if hotdimm memory is left."""
+    if hotdimm_loaded(vm):
+        rc, out = vm.run("rmmod hotdimm", timeout)
+        if rc != 0:
+            raise Fail(f"rmmod hotdimm failed: {out.strip()}")
+    left = vm.iomem(HOTDIMM_RES)
+    if left:
+        raise Fail(f"{len(left)} '{HOTDIMM_RES}' ranges left after rmmod")
+
+
+class Dev:
+    """One hotdimm.N platform device in the guest."""
+
+    def __init__(self, vm, n):
+        self.vm = vm
+        self.n = n
+        self.path = f"{PLATFORM}/hotdimm.{n}"
+
+    def attr(self, name):
+        return self.vm.read(f"{self.path}/{name}")
+
+    def attrs(self):
+        """All DESIGN.md attributes in one guest command: {name: value}."""
+        script = "; ".join(f"printf '%s=' {a}; cat {self.path}/{a} 2>&1 || echo '<missing>'"
+                           for a in DEV_ATTRS)
+        out = {}
+        for line in self.vm.sh(script).splitlines():
+            k, _, v = line.partition("=")
+            out[k] = v
+        return out
+
+    def set_requested(self, size):
+        return self.vm.write(f"{self.path}/requested_size", size)
+
+    def wait_plugged(self, size, timeout=120):
+        """Wait until plugged_size == size (bytes). Returns True or False."""
+        return self.vm.wait_until(f'[ "$(cat {self.path}/plugged_size)" = "{int(size)}" ]',
+                                  timeout)
+
+
+def devices(vm):
+    """Indices of the hotdimm.N devices present."""
+    rc, out = vm.run(f"ls -d {PLATFORM}/hotdimm.* 2>/dev/null")
+    return sorted(int(p.rsplit(".", 1)[1]) for p in out.split() if p.rsplit(".", 1)[1].isdigit())
+
+
+def merge_ranges(ranges):
+    """[(start, end_inclusive)] -> merged sorted list."""
+    out = []
+    for s, e in sorted(ranges):
+        if out and s <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def snapshot(vm):
+    """Guest memory state for before/after comparisons."""
+    return {
+        "memtotal": vm.meminfo()["MemTotal"],
+        "blocks": vm.memory_blocks(),
+        "iomem": vm.read("/proc/iomem"),
+        "devices": devices(vm),
+    }
+
+
+def check_device(vm, dev, base, block_size=128 * MiB):
+    """Check that one device's sysfs, /sys/devices/system/memory and
+    /proc/iomem agree. Returns the attrs. Raises Fail."""
+    a = dev.attrs()
+    for k, v in a.items():
+        expect(v != "<missing>", f"hotdimm.{dev.n}/{k} missing")
+    start = int(a["region_start"], 16)
+    size = int(a["region_size"])
+    bs = int(a["block_size"])
+    expect(bs == block_size, f"block_size {bs} != {block_size}")
+    plugged = int(a["plugged_size"])
+    blocks = a["blocks"]
+    expect(len(blocks) == size // bs, f"blocks has {len(blocks)} chars, want {size // bs}: {blocks}")
+    expect(set(blocks) <= set("-oKM"), f"unexpected block chars: {blocks}")
+    n_used = sum(c != "-" for c in blocks)
+    expect(n_used * bs == plugged, f"blocks {blocks} ({n_used} used) disagrees with plugged_size {plugged}")
+    kern = int(a["kernel_size"])
+    mov = int(a["movable_size"])
+    off = int(a["offline_size"])
+    expect(blocks.count("K") * bs == kern, f"kernel_size {kern} disagrees with blocks {blocks}")
+    expect(blocks.count("M") * bs == mov, f"movable_size {mov} disagrees with blocks {blocks}")
+    expect(blocks.count("o") * bs == off, f"offline_size {off} disagrees with blocks {blocks}")
+    # Linux memory blocks of the region.
+    mb = vm.memory_blocks()
+    zones = {}
+    idx0 = start // bs
+    used_idx = [idx0 + i for i, c in enumerate(blocks) if c in "KM"]
+    if used_idx:
+        txt = vm.sh("for i in %s; do echo $i $(cat %s/memory$i/valid_zones 2>/dev/null); done"
+                    % (" ".join(map(str, used_idx)), MEMORY))
+        for line in txt.splitlines():
+            p = line.split()
+            zones[int(p[0])] = p[1] if len(p) > 1 else "?"
+    for i, c in enumerate(blocks):
+        idx = idx0 + i
+        st = mb.get(idx)
+        if c == "-":
+            expect(st is None, f"block {i} is '-' but memory{idx} exists ({st})")
+        elif c == "o":
+            expect(st == "offline", f"block {i} is 'o' but memory{idx} is {st}")
+        else:
+            expect(st == "online", f"block {i} is '{c}' but memory{idx} is {st}")
+            z = zones.get(idx, "?")
+            if c == "M":
+                expect(z == "Movable", f"block {i} is 'M' but memory{idx} is in zone {z}")
+            else:
+                expect(z != "Movable", f"block {i} is 'K' but memory{idx} is in ZONE_MOVABLE")
+    # /proc/iomem entries inside the region cover exactly the added blocks.
+    res = [(s, e) for s, e, _, _ in vm.iomem(HOTDIMM_RES) if s >= start and e < start + size]
+    want = merge_ranges([(start + i * bs, start + (i + 1) * bs - 1)
+                         for i, c in enumerate(blocks) if c != "-"])
+    expect(merge_ranges(res) == want,
+           "iomem '%s' %s != added blocks %s" % (
+               HOTDIMM_RES, [f"{s:#x}-{e:#x}" for s, e in merge_ranges(res)],
+               [f"{s:#x}-{e:#x}" for s, e in want]))
+    return a
+
+
+def check_memtotal(vm, base_kb, plugged_online_bytes, exact=True):
+    """MemTotal grew by exactly the online hotdimm memory."""
+    now = vm.meminfo()["MemTotal"]
+    delta = (now - base_kb) * 1024
+    if exact:
+        expect(delta == plugged_online_bytes,
+               f"MemTotal delta {delta >> 10} kB != online plugged {plugged_online_bytes >> 10} kB")
+    return delta

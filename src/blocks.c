@@ -111,7 +111,7 @@ long long hotdimm_blocks_pick_remove(const struct hotdimm_blocks *bk, u64 now,
 	size_t k;
 	u64 i;
 
-	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+	for (k = 0; k < ARRAY_SIZE(order); k++) {
 		long long best = -1;
 		u64 best_seq = 0;
 

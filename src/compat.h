@@ -3,6 +3,9 @@
  * The one place for kernel-version and configuration differences. Each shim
  * names the kernel version and the change it covers. Supported: 5.15+
  * (memory groups), tested on 6.1 and 6.12.
+ *
+ * HOTDIMM_KV is the target kernel's KERNEL_VERSION(major, minor, 0), set by
+ * Kbuild from kbuild's VERSION and PATCHLEVEL.
  */
 #ifndef HOTDIMM_COMPAT_H
 #define HOTDIMM_COMPAT_H
@@ -12,7 +15,7 @@
 #include <linux/mmzone.h>
 #include <linux/platform_device.h>
 
-#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 15, 0)
+#if KERNEL_VERSION(5, 15, 0) > HOTDIMM_KV
 #error "hotdimm needs Linux 5.15 or newer (memory groups, MHP_NID_IS_MGID)"
 #endif
 
@@ -20,7 +23,7 @@
  * 6.3 added platform_driver.remove_new (void); 6.11 made .remove itself
  * return void. Write remove() as void and let this pick the field.
  */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+#if KERNEL_VERSION(6, 3, 0) > HOTDIMM_KV
 #define HOTDIMM_DEFINE_PLATFORM_REMOVE(fn)				\
 	static int fn##_compat(struct platform_device *pdev)		\
 	{								\
@@ -28,7 +31,7 @@
 		return 0;						\
 	}
 #define HOTDIMM_PLATFORM_REMOVE(fn)	.remove = fn##_compat
-#elif LINUX_VERSION_CODE < KERNEL_VERSION(6, 11, 0)
+#elif KERNEL_VERSION(6, 11, 0) > HOTDIMM_KV
 #define HOTDIMM_DEFINE_PLATFORM_REMOVE(fn)
 #define HOTDIMM_PLATFORM_REMOVE(fn)	.remove_new = fn
 #else
@@ -61,7 +64,7 @@ static inline bool hotdimm_firmware_ram(u64 start, u64 size)
 #endif
 
 /* 6.2 renamed del_timer_sync() to timer_delete_sync() (old name gone in 6.15). */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0)
+#if KERNEL_VERSION(6, 2, 0) > HOTDIMM_KV
 #define hotdimm_timer_delete_sync(t)	del_timer_sync(t)
 #else
 #define hotdimm_timer_delete_sync(t)	timer_delete_sync(t)

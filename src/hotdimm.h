@@ -88,8 +88,8 @@ struct hotdimm_dev {
 	int mgid;			/* memory group id */
 	const char *resource_name;	/* kept alive while memory is added */
 
-	struct mutex op_lock;
-	spinlock_t lock;
+	struct mutex op_lock;		/* see Locking above */
+	spinlock_t lock;		/* see Locking above */
 	struct hotdimm_blocks bk;
 	u64 requested;			/* bytes, as the transport/user asked */
 	u32 ratio;			/* per-device movable_ratio */

@@ -48,6 +48,12 @@ static enum hotdimm_block_state hd_zone_state(unsigned long pfn)
 	       HOTDIMM_BLOCK_MOVABLE : HOTDIMM_BLOCK_KERNEL;
 }
 
+static enum hotdimm_zone hd_zone_of(enum hotdimm_block_state state)
+{
+	return state == HOTDIMM_BLOCK_MOVABLE ? HOTDIMM_ZONE_MOVABLE :
+	       HOTDIMM_ZONE_KERNEL;
+}
+
 /* Caller holds hotdimm_devs_lock. */
 static struct hotdimm_dev *hd_find(u64 addr)
 {
@@ -87,8 +93,7 @@ static int hd_memory_notify(struct notifier_block *nb, unsigned long action,
 		zone = hd_zone_state(mn->start_pfn);
 		if (b->want == HOTDIMM_ZONE_NONE)
 			break;
-		if ((b->want == HOTDIMM_ZONE_MOVABLE) !=
-		    (zone == HOTDIMM_BLOCK_MOVABLE)) {
+		if (hd_zone_of(zone) != b->want) {
 			dev_dbg(hd->dev,
 				"block %llu: refusing to online into the %s zone, hotdimm onlines it as %s\n",
 				idx, zone == HOTDIMM_BLOCK_MOVABLE ?

@@ -442,6 +442,7 @@ static const struct hotdimm_transport_ops vmem_ops = {
 static int vmem_unplug_all(struct vmem *vm)
 {
 	struct device *dev = &vm->vdev->dev;
+	u64 plugged, usable;
 	int resp, state;
 
 	resp = vmem_send(vm, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0, NULL);
@@ -459,13 +460,26 @@ static int vmem_unplug_all(struct vmem *vm)
 	vm->plugged = 0;
 	mutex_unlock(&vm->req_lock);
 
-	state = vmem_state(vm, vm->addr, ALIGN_DOWN(vm->region_size,
-						    vm->dev_block_size));
-	if (state != VIRTIO_MEM_STATE_UNPLUGGED) {
-		dev_err(dev, "region is %s after UNPLUG_ALL\n",
-			state < 0 ? "of unknown state" : vmem_state_name(state));
+	/*
+	 * The usable region may have shrunk (no config interrupt for that),
+	 * and STATE only answers for ranges inside it: check what is left.
+	 */
+	virtio_cread_le(vm->vdev, struct virtio_mem_config, plugged_size,
+			&plugged);
+	virtio_cread_le(vm->vdev, struct virtio_mem_config, usable_region_size,
+			&usable);
+	usable = min(ALIGN_DOWN(usable, vm->dev_block_size), vm->region_size);
+	state = usable ? vmem_state(vm, vm->addr, usable) :
+			 VIRTIO_MEM_STATE_UNPLUGGED;
+	if (plugged || state == VIRTIO_MEM_STATE_PLUGGED ||
+	    state == VIRTIO_MEM_STATE_MIXED) {
+		dev_err(dev, "UNPLUG_ALL acknowledged but plugged_size is 0x%llx and the usable region is %s\n",
+			plugged, vmem_state_name(state));
 		return -EIO;
 	}
+	if (state < 0)
+		dev_warn(dev, "STATE after UNPLUG_ALL failed (%d), trusting plugged_size 0\n",
+			 state);
 	return 0;
 }
 
@@ -677,6 +691,7 @@ static int vmem_probe(struct virtio_device *vdev)
 		}
 		if (ret)
 			goto err_reset;
+		dev_info(dev, "UNPLUG_ALL done: adopted the device\n");
 	}
 
 	ret = vmem_register(vm);

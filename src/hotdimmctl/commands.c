@@ -378,7 +378,7 @@ static bool dev_settled(const struct hdctl_dev *d, bool system_policy)
 
 static const char *virtio_hint =
 	"the host resizes virtio-mem devices: on the host run\n"
-	"  hotdimm-qmp --socket QMP_SOCKET resize DEVICE_ID SIZE\n"
+	"  hotdimm-qmp QMP_SOCKET resize DEVICE_ID SIZE --wait\n"
 	"(QMP: qom-set DEVICE_ID requested-size SIZE)";
 
 int hdctl_cmd_resize(const struct hdctl_args *a)

@@ -373,7 +373,7 @@ int hdctl_params_read(struct hdctl_param **params, size_t *n)
 		arr = na;
 		p = &arr[cnt++];
 		memset(p, 0, sizeof(*p));
-		snprintf(p->name, sizeof(p->name), "%s", de->d_name);
+		memcpy(p->name, de->d_name, strlen(de->d_name) + 1);
 		snprintf(path, sizeof(path), "%s/%s", dpath, de->d_name);
 		ret = hdctl_read_file_alloc(path, &p->value);
 		if (ret) {
