@@ -90,6 +90,8 @@ install-tools:
 	install -D -m 755 scripts/hotdimm-qmp $(DESTDIR)$(PREFIX)/bin/hotdimm-qmp
 
 uninstall:
+	rm -f $(MODDIR)/hotdimm.ko*
+	@if [ -z "$(DESTDIR)" ] && [ -n "$(KRELEASE)" ]; then depmod -a $(KRELEASE); fi
 	rm -f $(DESTDIR)/etc/modprobe.d/hotdimm.conf
 	rm -f $(DESTDIR)$(PREFIX)/bin/hotdimmctl $(DESTDIR)$(PREFIX)/bin/hotdimm-qmp
 

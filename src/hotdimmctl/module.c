@@ -129,7 +129,9 @@ static const char *unknown_param(const struct hdctl_args *a,
 	for (i = 0; i < a->nparams; i++) {
 		const char *p = a->params[i];
 		size_t len = strcspn(p, "=");
-		bool found = false;
+		/* the kernel handles these for every module */
+		bool found = param_eq(p, len, "dyndbg", 6) ||
+			     param_eq(p, len, "async_probe", 11);
 
 		for (j = 0; j < mi->nparms && !found; j++)
 			found = param_eq(mi->parms[j], strlen(mi->parms[j]),
@@ -173,12 +175,17 @@ static char *build_options(const struct hdctl_args *a)
 	return opts;
 }
 
+/* Kernel lines worth showing: not the taint notices of every load. */
 static void print_kernel_lines(char **lines, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (strstr(lines[i], "taints kernel") ||
+		    strstr(lines[i], "tainting kernel"))
+			continue;
 		fprintf(stderr, "  kernel: %s\n", lines[i]);
+	}
 }
 
 static bool is_ident(char c)
