@@ -13,7 +13,7 @@ set -euo pipefail
 PKGS=(linux-image-amd64 linux-headers-amd64 linux-source-6.1
       qemu-system-x86 busybox-static dkms kmod libkmod-dev pkg-config
       socat sparse cpio python3 gcc libc6-dev make gnuplot-nox xz-utils
-      bc flex bison)
+      bc flex bison valgrind)
 
 log() { echo "deps: $*"; }
 

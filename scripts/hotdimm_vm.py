@@ -283,7 +283,7 @@ class VM:
         accel = "kvm" if kvm_usable() else "tcg"
         cmdline = " ".join([
             "console=ttyS0,115200", "panic=-1", "log_buf_len=4M",
-            "loglevel=7", "printk.time=1", self.append]).strip()
+            "loglevel=7", "printk.time=1", "nokaslr", self.append]).strip()
         return [
             QEMU, "-machine", "pc", "-accel", accel, "-cpu", "max",
             "-smp", str(self.smp), "-m", m,
@@ -511,13 +511,16 @@ class VM:
                 self._dead = (f"guest did not answer `{_short(cmd)}` within "
                               f"{deadline - t0:.0f}s")
                 self._log(f"# {self._dead}")
+                self.diagnose_stall()
                 raise ChannelError(self._dead)
             if line == begin:
                 body = []
             elif line.startswith(endp) and body is not None:
                 parts = line.decode(errors="replace").split()
                 rc = int(parts[2])
-                timed_out = len(parts) > 3 and parts[3] == "timeout"
+                # Killed by SIGKILL: by the guest's timeout if it ran that long.
+                timed_out = (len(parts) > 3 and parts[3] == "killed"
+                             and time.monotonic() - t0 >= tmo - 1)
                 break
             elif body is not None:
                 body.append(line)
@@ -544,9 +547,12 @@ class VM:
         return self.sh(f"cat {shlex.quote(path)}", timeout).rstrip("\n")
 
     def write(self, path, value, timeout=60):
-        """Write value to a guest file (e.g. sysfs) with one write() call.
-        Returns (rc, error output)."""
-        return self.run(f"printf '%s' {shlex.quote(str(value))} > {shlex.quote(path)}", timeout)
+        """Write value to a guest file (e.g. sysfs) with one write() call
+        (an empty value writes a lone newline). Returns (rc, output); on a
+        failed write the output is "sh: write error: <strerror>"."""
+        value = str(value)
+        echo = f"echo -n {shlex.quote(value)}" if value else "echo"
+        return self.run(f"{echo} > {shlex.quote(path)}", timeout)
 
     def put_file(self, path, data, mode=0o644):
         """Copy bytes (or str) to a guest file through the channel."""
@@ -607,6 +613,39 @@ class VM:
 
     def block_size(self):
         return int(self.read("/sys/devices/system/memory/block_size_bytes"), 16)
+
+    def diagnose_stall(self):
+        """Record where a stalled guest is: vCPU instruction pointers
+        (symbolized with System.map; the guest runs with nokaslr) in
+        commands.log, and sysrq w/l dumps (blocked tasks, CPU backtraces) on
+        the console."""
+        try:
+            regs = self.qmp("human-monitor-command", timeout=10,
+                            **{"command-line": "info registers -a"})
+            rips = re.findall(r"RIP=([0-9a-f]{16})", regs)
+            self._log("# stall: vCPU RIPs: " + ", ".join(
+                f"{r} {self._symbol(int(r, 16))}" for r in rips))
+            for key in ("w", "l"):
+                self.qmp("human-monitor-command", timeout=10,
+                         **{"command-line": f"sendkey alt-sysrq-{key}"})
+                time.sleep(2)
+            time.sleep(3)
+            self._log("# stall: sysrq-w and sysrq-l sent, see console.log")
+        except Exception as e:  # diagnostics must never hide the real error
+            self._log(f"# stall diagnostics failed: {e}")
+
+    def _symbol(self, addr):
+        try:
+            best = None
+            with open(f"/boot/System.map-{self.kver}") as f:
+                for line in f:
+                    a, t, name = line.split()[:3]
+                    a = int(a, 16)
+                    if t in "tTwW" and a <= addr and (best is None or a > best[0]):
+                        best = (a, name)
+            return f"<{best[1]}+{addr - best[0]:#x}>" if best else "<?>"
+        except (OSError, ValueError):
+            return "<?>"
 
     # -- QMP ---------------------------------------------------------------------
     def qmp_client(self):

@@ -11,7 +11,8 @@
 #   /init                 mounts proc/sys/devtmpfs/debugfs, loads the
 #                         in-tree virtio modules the guest needs (those that
 #                         are modules in KVER, in the order DESIGN.md gives),
-#                         then serves the command channel on /dev/ttyS1
+#                         then execs busybox init, which runs (and respawns)
+#                         /bin/hotdimm-serve: the command loop on /dev/ttyS1
 #   /lib/modules/NAME.ko  virtio_ring, virtio, virtio_pci_modern_dev,
 #                         virtio_pci_legacy_dev, virtio_pci (loaded at boot
 #                         when they are modules) and virtio_mem (copied,
@@ -36,7 +37,8 @@
 # on /dev/ttyS1 in raw mode without echo:
 #   host:  PING <n>                      guest: PONG <n>
 #   host:  CMD <id> <timeout> <base64 of a sh script>
-#   guest: BEGIN <id> / base64 of stdout+stderr / END <id> <rc> [timeout]
+#   guest: BEGIN <id> / base64 of stdout+stderr / END <id> <rc> [killed]
+# ("killed": SIGKILLed, normally by the timeout; the host checks the time)
 # The guest announces "HOTDIMM-READY" once it has opened the port.
 set -euo pipefail
 
@@ -189,6 +191,8 @@ mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mkdir -p /dev/pts /dev/shm
 mount -t tmpfs -o size=50% tmpfs /dev/shm
 echo 60 > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
+# The host sends sysrq keys (blocked tasks, CPU backtraces) when a guest stalls.
+echo 1 > /proc/sys/kernel/sysrq
 
 for m in $(cat /etc/boot-modules); do
 	insmod /lib/modules/$m.ko || echo "init: insmod $m failed"
@@ -196,44 +200,48 @@ done
 
 echo "init: userspace up after $(cut -d' ' -f1 /proc/uptime)s"
 
-# Command channel on the second serial port. A command runs in its own
-# session so that a timeout kills it with all its children.
-serve() {
-	exec 3<>/dev/ttyS1 || return 1
-	stty raw -echo -echoe -echok -echoctl -echoke -ixon -ixoff <&3
-	echo "HOTDIMM-READY" >&3
-	while :; do
-		IFS=' ' read -r verb id tmo data <&3 || { sleep 1; continue; }
-		case "$verb" in
-		PING)
-			echo "PONG $id" >&3 ;;
-		CMD)
-			echo "$data" | base64 -d > /tmp/.cmd 2>/dev/null
-			rm -f /tmp/.timedout /tmp/.pgid
-			# Watchdog in its own session: kills the command's session.
-			setsid sh -c "sleep $tmo; touch /tmp/.timedout; p=\$(cat /tmp/.pgid) && [ -n \"\$p\" ] && kill -9 -\$p" \
-				> /dev/null 2>&1 < /dev/null &
-			wd=$!
-			# The command runs in the foreground in a new session whose
-			# id it records ($$ == pgid: setsid does not fork here).
-			setsid sh -c 'echo $$ > /tmp/.pgid; exec sh /tmp/.cmd' \
-				> /tmp/.out 2>&1 < /dev/null
-			rc=$?
-			kill -9 -- -$wd 2>/dev/null
-			flag=
-			[ $rc = 137 ] && [ -e /tmp/.timedout ] && flag=timeout
-			{ echo "BEGIN $id"; base64 /tmp/.out; echo "END $id $rc $flag"; } >&3 ;;
-		esac
-	done
-}
+# busybox init becomes PID 1: it reaps orphans and respawns the command
+# loop. The loop must not be PID 1 nor have background children: a SIGCHLD
+# arriving while ash's `read` waits makes it drop the partial line.
+exec /bin/busybox init
+EOF
 
+cat > "$R/etc/inittab" <<'EOF'
+::respawn:/bin/hotdimm-serve
+EOF
+
+cat > "$R/bin/hotdimm-serve" <<'EOF'
+#!/bin/sh
+# Command channel on the second serial port (protocol: see the top of
+# scripts/mkinitramfs.sh). Each command runs in its own session under busybox
+# timeout; after a timeout the rest of that session is killed too.
+exec 3<>/dev/ttyS1 || { sleep 1; exit 1; }
+stty raw -echo -echoe -echok -echoctl -echoke -ixon -ixoff <&3
+echo "HOTDIMM-READY" >&3
+cd /
 while :; do
-	serve
-	echo "init: command channel failed, retrying"
-	sleep 1
+	IFS=' ' read -r verb id tmo data <&3 || { sleep 1; continue; }
+	case "$verb" in
+	PING)
+		echo "PONG $id" >&3 ;;
+	CMD)
+		echo "$data" | base64 -d > /tmp/.cmd 2>/dev/null
+		rm -f /tmp/.pgid
+		# setsid does not fork here: $$ is the new session's id.
+		timeout -s KILL "$tmo" setsid sh -c 'echo $$ > /tmp/.pgid; exec sh /tmp/.cmd' \
+			> /tmp/.out 2>&1 < /dev/null
+		rc=$?
+		flag=
+		if [ "$rc" = 137 ]; then
+			p=$(cat /tmp/.pgid 2>/dev/null)
+			[ -n "$p" ] && kill -9 -- "-$p" 2>/dev/null
+			flag=killed
+		fi
+		{ echo "BEGIN $id"; base64 /tmp/.out; echo "END $id $rc $flag"; } >&3 ;;
+	esac
 done
 EOF
-chmod 755 "$R/init"
+chmod 755 "$R/init" "$R/bin/hotdimm-serve"
 
 (cd "$R" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet -R 0:0) |
 	gzip -1 > "$WORK/out.cpio.gz"

@@ -14,6 +14,7 @@
 #include <linux/memory_hotplug.h>
 #include <linux/mmzone.h>
 #include <linux/platform_device.h>
+#include <linux/sizes.h>
 
 #if KERNEL_VERSION(5, 15, 0) > HOTDIMM_KV
 #error "hotdimm needs Linux 5.15 or newer (memory groups, MHP_NID_IS_MGID)"
@@ -49,12 +50,25 @@ static inline unsigned long hotdimm_zone_cma_pages(const struct zone *zone)
 #endif
 }
 
-/* x86: RAM the firmware reported, also when hidden from Linux by mem=. */
+/*
+ * x86: is every page of [start, start + size) RAM in the firmware's memory
+ * map (also when mem= hid it from Linux)? e820__mapped_all() is not
+ * exported, e820__mapped_raw_any() is: ask it page by page.
+ */
 #ifdef CONFIG_X86
 #include <asm/e820/api.h>
+#include <linux/sched.h>
 static inline bool hotdimm_firmware_ram(u64 start, u64 size)
 {
-	return e820__mapped_raw_any(start, start + size, E820_TYPE_RAM);
+	u64 a;
+
+	for (a = start; a < start + size; a += PAGE_SIZE) {
+		if (!e820__mapped_raw_any(a, a + PAGE_SIZE, E820_TYPE_RAM))
+			return false;
+		if (!(a & (SZ_128M - 1)))
+			cond_resched();
+	}
+	return true;
 }
 #else
 static inline bool hotdimm_firmware_ram(u64 start, u64 size)

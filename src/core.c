@@ -135,6 +135,8 @@ static long hd_failed(struct hotdimm_dev *hd, u64 idx, const char *what,
 	long delay = 0;
 
 	spin_lock(&hd->lock);
+	hd->last_err = err;
+	hd->last_err_block = idx;
 	switch (hotdimm_classify_error(err)) {
 	case HOTDIMM_ERR_RETRY_NOW:
 		dev_dbg(hd->dev, "%s of block %llu interrupted, retrying\n",
@@ -351,10 +353,18 @@ static long hd_shrink(struct hotdimm_dev *hd)
 	spin_lock(&hd->lock);
 	idx = hotdimm_blocks_pick_remove(&hd->bk, now, kernel_ok);
 	if (idx < 0) {
+		/* Every candidate waits for its backoff: say why. */
 		delay = hd_next_retry(hd, now);
 		if (!kernel_ok && hd->bk.count[HOTDIMM_BLOCK_KERNEL])
 			hd_status(hd,
 				  "retrying: kernel blocks wait for busy movable blocks to keep movable_ratio");
+		else
+			hd_status(hd,
+				  "retrying: block %llu could not be offlined: %s; next attempt in %u s",
+				  hd->last_err_block,
+				  hotdimm_error_str(hd->last_err),
+				  delay == MAX_SCHEDULE_TIMEOUT ? 0 :
+				  jiffies_to_msecs(delay) / 1000);
 		spin_unlock(&hd->lock);
 		return delay;
 	}

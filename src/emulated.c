@@ -33,7 +33,7 @@ static int hd_emulated_check(const struct hotdimm_range *r, unsigned int i)
 	snprintf(who, sizeof(who), "dimms entry %u", i);
 	for (a = r->start; a < r->start + r->size; a += bs) {
 		if (!hotdimm_firmware_ram(a, bs)) {
-			pr_err("%s (%llu MiB@%#llx): [%#llx-%#llx] is not RAM in the firmware memory map; give RAM that mem= hid from the kernel\n",
+			pr_err("%s (%llu MiB@%#llx): [%#llx-%#llx] is not all RAM in the firmware memory map (reserved or a hole); give RAM that mem= hid from the kernel\n",
 			       who, r->size >> 20, r->start, a, a + bs - 1);
 			return -EINVAL;
 		}

@@ -96,6 +96,8 @@ struct hotdimm_dev {
 	bool ratio_set;			/* written via sysfs: ignore the param */
 	bool broken;			/* gave up growing until the next resize */
 	u64 requested_raw;		/* as asked, before rounding/clamping */
+	int last_err;			/* last failure, for the status */
+	u64 last_err_block;
 	char status[HOTDIMM_STATUS_LEN];	/* what the worker does */
 	char note[HOTDIMM_STATUS_LEN];		/* set by hotdimm_set_status() */
 

@@ -21,7 +21,7 @@ static const char *const cmd_names[] = {
 
 const char *hdctl_cmd_name(enum hdctl_cmd cmd)
 {
-	if ((unsigned int)cmd >= sizeof(cmd_names) / sizeof(cmd_names[0]))
+	if ((unsigned int)cmd >= ARRAY_SIZE(cmd_names))
 		return "";
 	return cmd_names[cmd];
 }
@@ -50,7 +50,7 @@ int hdctl_parse_bool(const char *s)
 	static const char *const no[] = { "N", "n", "0", "no", "false", "off" };
 	size_t i;
 
-	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(yes); i++) {
 		if (!strcmp(s, yes[i]))
 			return 1;
 		if (!strcmp(s, no[i]))
@@ -193,8 +193,8 @@ static int parse_size_arg(struct hdctl_args *a, const char *s, char *err,
 }
 
 /* One positional argument of command @a->cmd. */
-static int positional(struct hdctl_args *a, char *const argv[], int i,
-		      int *npos, char *err, size_t errlen)
+static int parse_positional(struct hdctl_args *a, char *const argv[], int i,
+			    int *npos, char *err, size_t errlen)
 {
 	const char *arg = argv[i];
 
@@ -219,9 +219,9 @@ static int positional(struct hdctl_args *a, char *const argv[], int i,
 		a->device = arg;
 		break;
 	case HDCTL_CMD_RESIZE:
-		if (*npos == 0)
+		if (*npos == 0) {
 			a->device = arg;
-		else if (*npos == 1) {
+		} else if (*npos == 1) {
 			if (parse_size_arg(a, arg, err, errlen))
 				return -1;
 		} else {
@@ -256,8 +256,8 @@ static int positional(struct hdctl_args *a, char *const argv[], int i,
 }
 
 /* One option of command @a->cmd; may consume argv[*i + 1]. */
-static int option(struct hdctl_args *a, int argc, char *const argv[], int *i,
-		  char *err, size_t errlen)
+static int parse_option(struct hdctl_args *a, int argc, char *const argv[],
+			int *i, char *err, size_t errlen)
 {
 	const char *arg = argv[*i];
 	const char *val;
@@ -389,11 +389,11 @@ int hdctl_parse_args(int argc, char *const argv[], struct hdctl_args *a,
 			continue;
 		}
 		if (!opts_done && arg[0] == '-' && arg[1] != '\0') {
-			if (option(a, argc, argv, &i, err, errlen))
+			if (parse_option(a, argc, argv, &i, err, errlen))
 				return -1;
 			continue;
 		}
-		if (positional(a, argv, i, &npos, err, errlen))
+		if (parse_positional(a, argv, i, &npos, err, errlen))
 			return -1;
 	}
 

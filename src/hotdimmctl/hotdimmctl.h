@@ -19,6 +19,15 @@
 
 #include "hotdimm_common.h"
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+#endif
+/* The kernel's <linux/compiler_attributes.h> spelling, for userspace. */
+#define HDCTL_ATTRIBUTE		__attribute__
+#ifndef __printf
+#define __printf(a, b)		HDCTL_ATTRIBUTE((format(printf, a, b)))
+#endif
+
 #ifndef HOTDIMM_VERSION
 #define HOTDIMM_VERSION "unknown"
 #endif
@@ -147,8 +156,8 @@ void hdctl_table_free(struct hdctl_table *t);
 /* Prefix for /sys and /proc paths: $HOTDIMM_SYSFS_ROOT, default "". */
 const char *hdctl_root(void);
 /* Build root + printf(fmt). Returns 0, or -ENAMETOOLONG. */
-int hdctl_path(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+__printf(3, 4)
+int hdctl_path(char *buf, size_t len, const char *fmt, ...);
 /*
  * Read a whole small file into @buf (NUL-terminated, trailing newlines
  * removed). Returns the length, or -errno.
@@ -264,7 +273,7 @@ int hdctl_cmd_load(const struct hdctl_args *a);
 int hdctl_cmd_unload(const struct hdctl_args *a);
 
 /* Shared helpers (commands.c). */
-void hdctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__printf(1, 2) void hdctl_err(const char *fmt, ...);
 double hdctl_now(void);
 void hdctl_sleep_ms(unsigned int ms);
 /* Find device @given (normalised); prints an error when missing. */

@@ -172,10 +172,8 @@ static size_t collect_klog(struct hdctl_kmsg *k, const char *filter,
 			eol = work + len;
 		*eol = '\0';
 		/* "<4>[    1.234] text" */
-		if (*msg == '<' && (msg = strchr(msg, '>')))
-			msg++;
-		else
-			msg = p;
+		if (*msg == '<' && strchr(msg, '>'))
+			msg = strchr(msg, '>') + 1;
 		if (*msg == '[' && strchr(msg, ']')) {
 			msg = strchr(msg, ']') + 1;
 			while (*msg == ' ')

@@ -395,9 +395,8 @@ int hdctl_cmd_load(const struct hdctl_args *a)
 		load_depends(ctx, &mi);
 		err = kmod_module_insert_module(mod, 0, opts);
 	} else {
-		err = kmod_module_probe_insert_module(mod,
-				KMOD_PROBE_FAIL_ON_LOADED, opts, NULL, NULL,
-				NULL);
+		err = kmod_module_probe_insert_module(mod, KMOD_PROBE_FAIL_ON_LOADED,
+						      opts, NULL, NULL, NULL);
 	}
 	nlines = hdctl_kmsg_collect(&km, KERNEL_FILTER, &lines);
 	hdctl_kmsg_close(&km);

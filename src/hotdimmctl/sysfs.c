@@ -178,9 +178,9 @@ int hdctl_dev_normalize(const char *in, char *out, size_t len)
 {
 	int n;
 
-	if (hdctl_dev_id(in) >= 0)
+	if (hdctl_dev_id(in) >= 0) {
 		n = snprintf(out, len, "%s", in);
-	else {
+	} else {
 		const char *p = in;
 
 		if (!*p)

@@ -8,7 +8,7 @@
  *
  *   hdbench wait --target-kb KB [--irq NAME | --write PATH=VALUE]
  *                [--timeout S] [--stall S] [--interval-us US]
- *                [--armed FILE] [--trace FILE]
+ *                [--armed FILE] [--trace FILE] [--out FILE]
  *
  *     Starts the clock at the request and stops it when MemTotal
  *     (/proc/meminfo) equals KB:
@@ -22,7 +22,11 @@
  *                        just before write().
  *     --stall S gives up early when MemTotal has not changed for S seconds
  *     (counted from the request, then from the last change); --trace FILE
- *     records "seconds kB" at every MemTotal change.
+ *     records "seconds kB" at every MemTotal change; --out FILE writes the
+ *     result there (atomically, by rename) instead of to stdout, so that a
+ *     caller that started the helper in the background can wait for FILE.
+ *     The poll interval is --interval-us (default 1000) at first and then
+ *     1/1000 of the time elapsed, at most 10 ms.
  *     Prints key=value lines: stalled, done (1 when KB was reached), elapsed (s from
  *     request to done, or to the timeout), first (s from request to the
  *     first MemTotal change), last (s from request to the last change),
@@ -42,6 +46,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,11 +162,39 @@ static long long irq_count(int fd, const char *name)
 	return -1;
 }
 
+/* Print the result to stdout, or to @path atomically (tmp file + rename):
+ * a caller that started the helper in the background waits for @path. */
+static void emit(const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void emit(const char *path, const char *fmt, ...)
+{
+	char tmp[512];
+	FILE *f = stdout;
+	va_list ap;
+
+	if (path) {
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+		f = fopen(tmp, "w");
+		if (!f)
+			die(tmp);
+	}
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	if (path) {
+		fclose(f);
+		if (rename(tmp, path))
+			die(path);
+	} else {
+		fflush(f);
+	}
+}
+
 static int cmd_wait(int argc, char **argv)
 {
 	long target = -1, interval = 1000, cur, start_kb, prev;
 	const char *irq = NULL, *write_spec = NULL, *armed = NULL;
-	const char *trace_path = NULL, *stall_s = NULL;
+	const char *trace_path = NULL, *stall_s = NULL, *out_path = NULL;
 	FILE *trace = NULL;
 	double stall = 0;
 	double timeout = 120, t0, t, first = -1, last = -1;
@@ -192,6 +225,8 @@ static int cmd_wait(int argc, char **argv)
 			trace_path = v;
 		else if (!strcmp(a, "--stall"))
 			stall_s = v;
+		else if (!strcmp(a, "--out"))
+			out_path = v;
 		else {
 			fprintf(stderr, "hdbench wait: unknown option %s\n", a);
 			return 2;
@@ -239,7 +274,7 @@ static int cmd_wait(int argc, char **argv)
 		while (irq_count(ifd, irq) == base) {
 			if (now() > limit) {
 				fprintf(stderr, "hdbench wait: interrupt %s never came\n", irq);
-				printf("done=0\nerror=no-request\n");
+				emit(out_path, "error=no-request\ndone=0\n");
 				return 1;
 			}
 			sleep_us(interval);
@@ -288,13 +323,21 @@ static int cmd_wait(int argc, char **argv)
 			stalled = 1;
 			break;
 		}
-		sleep_us(interval);
+		/*
+		 * Poll every --interval-us at first; for long waits, every
+		 * 1/1000 of the time elapsed so far (at most 10 ms), so that the
+		 * poller's own cost stays small against what it measures.
+		 */
+		{
+			long us = (long)((t - t0) * 1000.0);
+
+			sleep_us(us > interval ? (us < 10000 ? us : 10000) : interval);
+		}
 	}
 	if (trace)
 		fclose(trace);
-	printf("stalled=%d\n", stalled);
-	printf("done=%d\nelapsed=%.6f\nfirst=%.6f\nlast=%.6f\nstart_kb=%ld\nend_kb=%ld\npolls=%ld\n",
-	       done, t - t0, first, last, start_kb, cur, polls);
+	emit(out_path, "stalled=%d\ndone=%d\nelapsed=%.6f\nfirst=%.6f\nlast=%.6f\nstart_kb=%ld\nend_kb=%ld\npolls=%ld\n",
+	     stalled, done, t - t0, first, last, start_kb, cur, polls);
 	return done ? 0 : 1;
 }
 
@@ -431,7 +474,8 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "fill"))
 		return cmd_fill(argc - 2, argv + 2);
 	fprintf(stderr,
-		"usage: hdbench wait --target-kb KB (--irq NAME | --write PATH=VALUE) [--timeout S] [--interval-us US] [--armed FILE]\n"
+		"usage: hdbench wait --target-kb KB (--irq NAME | --write PATH=VALUE) [--timeout S] [--stall S]\n"
+		"                    [--interval-us US] [--armed FILE] [--trace FILE] [--out FILE]\n"
 		"       hdbench fill --dir D [--files N] [--file-size B] [--cache-mb M] [--anon-mb A] [--ready FILE]\n");
 	return 2;
 }

@@ -117,6 +117,22 @@ def grep_log(lines, pattern):
     return [ln for ln in lines if r.search(ln)]
 
 
+def poll(fn, timeout, interval=0.3):
+    """Host-side wait until fn() is true; returns True or False."""
+    end = time.monotonic() + timeout
+    while True:
+        if fn():
+            return True
+        if time.monotonic() > end:
+            return False
+        time.sleep(interval)
+
+
+def iomem_bytes(vm):
+    """Bytes of hotdimm memory in /proc/iomem."""
+    return sum(e - s + 1 for s, e, _, _ in vm.iomem(hv.HOTDIMM_RES))
+
+
 def virtio_driver(vm, vdev="virtio0"):
     rc, out = vm.run(f"readlink /sys/bus/virtio/devices/{vdev}/driver")
     return out.strip().rsplit("/", 1)[-1] if rc == 0 else None
@@ -229,11 +245,11 @@ def midway(vm, ctx):
     mark = dmesg_len(vm)
 
     # Shrink while still plugging: 4G asked, 256M asked again mid-way.
+    # QMP polling from the host is much faster than a guest round trip.
     qom_set(vm, 4 * GiB)
-    expect(vm.wait_until(f'[ "$(cat {dev.path}/plugged_size)" -ge {512 * MiB} ]', 60,
-                         interval=0.05), "plugging did not start")
-    seen = int(dev.attr("plugged_size"))
+    expect(poll(lambda: qom_size(vm) >= 512 * MiB, 60, 0.02), "plugging did not start")
     qom_set(vm, 256 * MiB)
+    seen = qom_size(vm)
     ctx.note(f"requested 256 MiB when {seen >> 20} MiB were plugged")
     expect(seen < 4 * GiB, "plugging finished before the new request; nothing tested")
     wait_guest(vm, dev, 256 * MiB)
@@ -243,11 +259,12 @@ def midway(vm, ctx):
     resize_wait(vm, ctx, 3 * GiB)
     wait_guest(vm, dev, 3 * GiB)
     qom_set(vm, 0)
-    expect(vm.wait_until(f'[ "$(cat {dev.path}/plugged_size)" -le {2 * GiB} ]', 60,
-                         interval=0.05), "unplugging did not start")
-    seen = int(dev.attr("plugged_size"))
+    expect(poll(lambda: qom_size(vm) <= 2 * GiB + 512 * MiB, 60, 0.02),
+           "unplugging did not start")
     qom_set(vm, GiB)
+    seen = qom_size(vm)
     ctx.note(f"requested 1 GiB when {seen >> 20} MiB were plugged")
+    expect(seen > GiB, "unplugging went below 1 GiB before the new request; nothing tested")
     wait_guest(vm, dev, GiB)
     check_agree(vm, dev, GiB, base_kb=base)
 
@@ -263,29 +280,85 @@ def migration_status(vm):
     return vm.qmp("query-migrate").get("status", "none")
 
 
+class HostBusy:
+    """While QEMU migrates, virtio-mem answers BUSY to every request: a
+    migration to /dev/null at 4 KiB/s keeps it busy until cancelled."""
+
+    def __init__(self, vm, ctx):
+        self.vm, self.ctx = vm, ctx
+        self.ended = False
+
+    def __enter__(self):
+        self.vm.qmp("migrate-set-parameters", **{"max-bandwidth": 4096})
+        self.vm.qmp("migrate", uri="exec:cat > /dev/null")
+        st = migration_status(self.vm)
+        expect(st in ("setup", "active"), f"migration status {st}")
+        return self
+
+    def end(self):
+        if self.ended:
+            return
+        self.ended = True
+        self.vm.qmp("migrate_cancel")
+        for _ in range(100):
+            st = migration_status(self.vm)
+            if st not in ("setup", "active", "cancelling"):
+                break
+            time.sleep(0.2)
+        self.ctx.note(f"migration: {st}")
+
+    def __exit__(self, *exc):
+        self.end()
+        return False
+
+
+@scenario("virtio-busy-status")
+def busy_status(vm, ctx):
+    """BUSY from the host: the core retries with backoff, visibly in status,
+    and converges once the host is no longer busy."""
+    vm.sh(INSMOD_MOVABLE)
+    dev = dev_for(vm, "vm0")
+    base = vm.meminfo()["MemTotal"]
+    mark = dmesg_len(vm)
+    with HostBusy(vm, ctx):
+        qom_set(vm, 512 * MiB)
+        seen = vm.wait_until(f"grep -q '^retrying: plug' {dev.path}/status", 20)
+        st = dev.attr("status")
+        ctx.note(f"status while busy: {st}")
+        log = dmesg_since(vm, mark)
+        expect(grep_log(log, r"virtio0: PLUG 0x[0-9a-f]+-0x[0-9a-f]+: BUSY"),
+               "no BUSY answer logged")
+        expect(qom_size(vm) == 0, "the device plugged memory while busy")
+        expect(seen, f"retrying not visible in status while the host is busy: '{st}'")
+    resize_wait(vm, ctx, 512 * MiB, timeout=120)
+    wait_guest(vm, dev, 512 * MiB)
+    check_agree(vm, dev, 512 * MiB, base_kb=base)
+
+
 @scenario("virtio-busy-adopt")
 def busy_adopt(vm, ctx):
-    """BUSY: while QEMU migrates, virtio-mem answers BUSY to every request.
-    Shrink (retries, visible in status), rmmod (memory leaves Linux but
-    stays plugged), insmod (UNPLUG_ALL is BUSY: retried in the background),
-    migration ends -> UNPLUG_ALL succeeds, the device is adopted and plugged
-    to the requested size again."""
+    """Shrink while the host is busy (memory leaves Linux, unplug retried),
+    rmmod (memory stays plugged), insmod (UNPLUG_ALL is BUSY: retried in the
+    background, no device yet), host no longer busy -> UNPLUG_ALL succeeds,
+    the device is adopted and plugged to the requested size again."""
     vm.sh(INSMOD_MOVABLE)
     dev = dev_for(vm, "vm0")
     base = vm.meminfo()["MemTotal"]
     resize_wait(vm, ctx, GiB)
     wait_guest(vm, dev, GiB)
-    try:
-        vm.qmp("migrate-set-parameters", **{"max-bandwidth": 4096})
-        vm.qmp("migrate", uri="exec:cat > /dev/null")
-        st = migration_status(vm)
-        expect(st in ("setup", "active"), f"migration status {st}")
-
+    with HostBusy(vm, ctx) as busy:
+        mark = dmesg_len(vm)
         qom_set(vm, 512 * MiB)
-        expect(vm.wait_until(f"grep -q '^retrying: unplug' {dev.path}/status", 60),
-               f"no retry in status while the device is busy: '{dev.attr('status')}'")
-        ctx.note(f"status while busy: {dev.attr('status')}")
+        expect(poll(lambda: iomem_bytes(vm) <= 512 * MiB, 60),
+               f"memory did not leave Linux: blocks {dev.attr('blocks')}")
+        expect(vm.wait_until("dmesg | grep -q 'unplug of block [0-9]* failed (-16), retry in'",
+                             30), "no unplug retry with backoff in dmesg")
         expect(qom_size(vm) == GiB, "the device unplugged memory while busy")
+        # Linux should keep the requested 512 MiB while the unplug of the
+        # rest waits for the host (checked at the end, after the adoption).
+        time.sleep(3)
+        kept = iomem_bytes(vm)
+        ctx.note(f"kept in Linux while busy: {kept >> 20} MiB, blocks {dev.attr('blocks')}")
 
         mark = dmesg_len(vm)
         t0 = time.monotonic()
@@ -307,20 +380,16 @@ def busy_adopt(vm, ctx):
         expect(grep_log(log, r"retrying UNPLUG_ALL in the background"),
                "UNPLUG_ALL was not retried while busy")
         expect(not hv.devices(vm), "a hotdimm device exists before UNPLUG_ALL succeeded")
-    finally:
-        vm.qmp("migrate_cancel")
-        for _ in range(100):
-            if migration_status(vm) not in ("setup", "active", "cancelling"):
-                break
-            time.sleep(0.2)
-    ctx.note(f"migration: {migration_status(vm)}")
-    expect(vm.wait_until(f"[ -e {hv.PLATFORM}/hotdimm.0 ]", 60),
-           "device not adopted after the migration ended")
+        busy.end()
+        expect(vm.wait_until(f"[ -e {hv.PLATFORM}/hotdimm.0 ]", 60),
+               "device not adopted after the host stopped being busy")
     log = dmesg_since(vm, mark)
     expect(grep_log(log, r"UNPLUG_ALL done: adopted the device"), "no adoption message")
     dev = dev_for(vm, "vm0")
     wait_guest(vm, dev, 512 * MiB)
     check_agree(vm, dev, 512 * MiB, base_kb=base)
+    expect(kept == 512 * MiB, f"over-shrink: while the host was busy Linux kept "
+           f"{kept >> 20} MiB of the requested 512 MiB")
 
 
 @scenario("virtio-reload-plugged")
@@ -417,6 +486,63 @@ def qmp_errors(vm, ctx):
     expect(rc == 0 and "vm0" in out, f"list: rc {rc}: {(out + err).strip()}")
 
 
+def modprobe_plan(root, kver, conf, target):
+    """Module names `modprobe -n` would load for target (alias or name),
+    with /etc/modprobe.d replaced by conf and the blacklist applied."""
+    p = subprocess.run(["modprobe", "-n", "-v", "-b", "-d", root, "-C", conf, "-S", kver,
+                        target], capture_output=True, text=True, timeout=60)
+    expect(p.returncode == 0, f"modprobe -n {target}: {p.stderr.strip()}")
+    names = []
+    for line in p.stdout.splitlines():
+        m = re.match(r"insmod \S*/([^/\s]+?)\.ko(\.\w+)?\b", line)
+        if m and m.group(1) not in names:
+            names.append(m.group(1))
+    return names
+
+
+@scenario("virtio-modprobe-conf")
+def modprobe_conf(vm, ctx):
+    """scripts/hotdimm-modprobe.conf, checked with the host's kmod against a
+    module tree for this kernel that holds hotdimm.ko (as `make install` or
+    DKMS leave it): udev's modalias lookup loads hotdimm and not virtio_mem,
+    and `modprobe virtio_mem` loads hotdimm first."""
+    import os
+    import shutil
+    import tempfile
+    conf = str(hv.SCRIPTS / "hotdimm-modprobe.conf")
+    src = f"/lib/modules/{ctx.kver}"
+    alias = "virtio:d00000018v00001AF4"
+    root = tempfile.mkdtemp(prefix="hotdimm-modprobe-")
+    try:
+        mods = os.path.join(root, "lib", "modules", ctx.kver)
+        os.makedirs(os.path.join(mods, "kernel", "drivers"))
+        os.symlink(f"{src}/kernel/drivers/virtio", os.path.join(mods, "kernel", "drivers", "virtio"))
+        os.makedirs(os.path.join(mods, "updates"))
+        shutil.copy(ctx.artifacts["module"], os.path.join(mods, "updates", "hotdimm.ko"))
+        for f in ("modules.builtin", "modules.builtin.modinfo", "modules.order"):
+            if os.path.exists(f"{src}/{f}"):
+                shutil.copy(f"{src}/{f}", mods)
+        p = subprocess.run(["depmod", "-b", root, ctx.kver], capture_output=True, text=True,
+                           timeout=120)
+        expect(p.returncode == 0, f"depmod: {p.stderr.strip()}")
+
+        plain = modprobe_plan(root, ctx.kver, "/dev/null", alias)
+        ctx.note(f"without the config, {alias} loads {plain}")
+        expect("hotdimm" in plain and "virtio_mem" in plain,
+               f"hotdimm.ko or virtio_mem.ko lacks the virtio-mem modalias: {plain}")
+        by_alias = modprobe_plan(root, ctx.kver, conf, alias)
+        ctx.note(f"with the config, {alias} loads {by_alias}")
+        expect("hotdimm" in by_alias and "virtio_mem" not in by_alias,
+               f"modalias loads {by_alias}")
+        by_name = modprobe_plan(root, ctx.kver, conf, "virtio_mem")
+        ctx.note(f"with the config, modprobe virtio_mem loads {by_name}")
+        expect("hotdimm" in by_name and "virtio_mem" in by_name and
+               by_name.index("hotdimm") < by_name.index("virtio_mem"),
+               f"modprobe virtio_mem loads {by_name}: hotdimm must come first")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 VM_ONE = dict(mem="1G", maxmem="9G", qemu_args=[
     "-object", "memory-backend-ram,id=vmem0,size=8G",
     "-device", "virtio-mem-pci,id=vm0,memdev=vmem0,requested-size=0"])
@@ -489,8 +615,9 @@ VM_NUMA = dict(mem="1G", maxmem="6G", qemu_args=[
 
 
 GROUPS = [
-    Group("virtio", [probe, resize, unaligned, midway, busy_adopt, reload_plugged,
-                     coexist, qmp_errors],
+    Group("virtio", [probe, resize, unaligned, midway, busy_status, busy_adopt,
+                     reload_plugged,
+                     coexist, qmp_errors, modprobe_conf],
           vm=VM_ONE, reset=make_reset(("vm0",))),
     Group("virtio-numa", [numa], vm=VM_NUMA, reset=make_reset(("vm0", "vm1"))),
 ]
