@@ -168,7 +168,8 @@ int hotdimm_online_block(struct hotdimm_dev *hd, u64 idx, enum hotdimm_zone zone
 	}
 	filp_close(f, NULL);
 	if (ret < 0) {
-		dev_dbg(hd->dev, "block %llu: writing %s failed: %zd\n", idx,
+		/* -EINVAL also when it is online already (auto-onlining). */
+		dev_dbg(hd->dev, "block %llu: writing %s returned %zd\n", idx,
 			val, ret);
 		return tries == HOTDIMM_ONLINE_TRIES ? -EBUSY : ret;
 	}

@@ -20,6 +20,12 @@ movable_size and kernel_size), with MemTotal, and with every block's
 names exactly its zone: Movable for M, Normal for K). The module's debug
 line per decision ("block N: zone ... boot kernel P ...") must agree too.
 
+Unplug under load plugs the largest size the default ratio places entirely
+in ZONE_MOVABLE (3 GiB in the 1 GiB guest): that memory must all come back.
+Beyond it (e.g. 4 GiB: 2 kernel blocks) the kernel allocates slab and other
+unmovable data in the hot-added ZONE_NORMAL blocks, and Linux cannot offline
+them; that is the trade-off the ratio controls, not something to test for.
+
 Groups (one boot each; the reset reboots when memory stays in a kernel zone
 after rmmod, which Linux may legitimately refuse to give back):
   acct                     mem=1G: default split, ratio 0, policies, runtime
@@ -285,7 +291,7 @@ def plug_and_check_split(vm, ctx, size=SIZE, params="", ratio=301,
     mt1 = memtotal(vm)
     expect((mt1 - mt0) * 1024 == size,
            f"MemTotal grew by {(mt1 - mt0) >> 10} MiB, expected {size >> 20} MiB")
-    ctx.note(f"zoneinfo after: " + ", ".join(
+    ctx.note("zoneinfo after: " + ", ".join(
         f"{z} present {v.get('present')}" for z, v in zi1.items() if v.get("present")))
     return P, a
 
@@ -310,7 +316,7 @@ def reset(vm):
         vm.stop()
 
 
-def wait_plug_budget(vm, ctx):
+def movable_budget(vm):
     """Largest block count the default ratio puts entirely in ZONE_MOVABLE."""
     P = kernel_pages(zoneinfo(vm))
     return (301 * P // 100) // BPAGES
@@ -323,7 +329,7 @@ def wait_plug_budget(vm, ctx):
 @scenario("acct-split-8g")
 def sc_split(vm, ctx):
     """1 GiB guest plugs 8 GiB with ratio 301: split equals the prediction."""
-    P, a = plug_and_check_split(vm, ctx)
+    plug_and_check_split(vm, ctx)
     ctx.note(f"auto_online_blocks={vm.read(MEMORY + '/auto_online_blocks')}")
 
 
@@ -443,7 +449,8 @@ def sc_runtime_ratio(vm, ctx):
     ctx.note(f"module param 0: {describe(a)}")
 
     # Back to 301: the next plug uses it again (8 M with 8 K is well within).
-    vm.write(param, "301")
+    rc, out = vm.write(param, "301")
+    expect(rc == 0, f"writing {param}=301 failed: {out.strip()}")
     expect(vm.read(dev_ratio) == "301", "device movable_ratio did not follow the parameter 301")
     m = mark(vm, "plug 3G ratio 301")
     a, _ = request(vm, 3 * GiB)
@@ -599,7 +606,7 @@ def sc_unplug_load(vm, ctx):
     expect(vm.run("test -x /bin/memhold")[0] == 0, "/bin/memhold missing from the initramfs")
     # The largest size the default ratio places entirely in ZONE_MOVABLE:
     # nothing of it may then stay stuck in a kernel zone.
-    n = wait_plug_budget(vm, ctx)
+    n = movable_budget(vm)
     expect(n >= 8, f"unexpected budget of {n} movable blocks")
     size = n * BS
     P, a = plug_and_check_split(vm, ctx, size=size)
@@ -632,9 +639,8 @@ done
 dd if=/dev/urandom of=big bs=1M count={BIG_MB} 2>/dev/null
 cat d*/f*7 | md5sum > /tmp/small.md5
 md5sum big > /tmp/big.md5
-ls d* | wc -l
 """
-    out = vm.sh(script, timeout=600)
+    vm.sh(script, timeout=300)
     t_load = time.monotonic() - t0
     zi = zoneinfo(vm)
     mv = zi["Movable"]
@@ -657,13 +663,14 @@ ls d* | wc -l
              f"{len(failed)} failed offline attempt(s)")
     check_sizes(a, "-" * NBLK)
     check_blocks_vs_linux(vm, a["blocks"])
-    expect(not [r for r in vm.iomem(HOTDIMM_RES)], f"'{HOTDIMM_RES}' left in /proc/iomem")
+    expect(not vm.iomem(HOTDIMM_RES), f"'{HOTDIMM_RES}' left in /proc/iomem")
     expect(movable_pages(zoneinfo(vm)) == 0, "ZONE_MOVABLE still has present pages")
 
     # Everything still there and intact.
     vm.sh("kill -USR1 $(cat /tmp/memhold.pid)")
     expect(vm.wait_until("grep -q verify /tmp/memhold.out", 120), "memhold did not verify")
     res = vm.read("/tmp/memhold.out")
+    vm.sh("rm -f /tmp/memhold.pid")
     expect("verify ok inrange=0" in res, f"memhold after unplug: {res.strip()}")
     out = vm.sh("cd /mnt/acct && cat d*/f*7 | md5sum | cmp -s - /tmp/small.md5 && echo small-ok; "
                 "md5sum big | cmp -s - /tmp/big.md5 && echo big-ok; ls d* | grep -c '^f'",

@@ -23,9 +23,12 @@ blocks holding unmovable pages cannot go back to 0 (that is the policy's
 business, tested elsewhere). The NUMA group uses the default policy.
 """
 
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import hotdimm_vm as hv
@@ -486,11 +489,13 @@ def qmp_errors(vm, ctx):
     expect(rc == 0 and "vm0" in out, f"list: rc {rc}: {(out + err).strip()}")
 
 
-def modprobe_plan(root, kver, conf, target):
-    """Module names `modprobe -n` would load for target (alias or name),
-    with /etc/modprobe.d replaced by conf and the blacklist applied."""
-    p = subprocess.run(["modprobe", "-n", "-v", "-b", "-d", root, "-C", conf, "-S", kver,
-                        target], capture_output=True, text=True, timeout=60)
+def modprobe_plan(root, kver, conf, target, udev=True):
+    """Module names `modprobe -n` would load for target, with
+    /etc/modprobe.d replaced by conf. udev=True: as udev loads a modalias
+    (blacklist applies); False: as `modprobe NAME` (it does not)."""
+    p = subprocess.run(["modprobe", "-n", "-v"] + (["-b"] if udev else []) +
+                       ["-d", root, "-C", conf, "-S", kver, target],
+                       capture_output=True, text=True, timeout=60)
     expect(p.returncode == 0, f"modprobe -n {target}: {p.stderr.strip()}")
     names = []
     for line in p.stdout.splitlines():
@@ -506,17 +511,15 @@ def modprobe_conf(vm, ctx):
     module tree for this kernel that holds hotdimm.ko (as `make install` or
     DKMS leave it): udev's modalias lookup loads hotdimm and not virtio_mem,
     and `modprobe virtio_mem` loads hotdimm first."""
-    import os
-    import shutil
-    import tempfile
     conf = str(hv.SCRIPTS / "hotdimm-modprobe.conf")
     src = f"/lib/modules/{ctx.kver}"
     alias = "virtio:d00000018v00001AF4"
     root = tempfile.mkdtemp(prefix="hotdimm-modprobe-")
     try:
         mods = os.path.join(root, "lib", "modules", ctx.kver)
-        os.makedirs(os.path.join(mods, "kernel", "drivers"))
-        os.symlink(f"{src}/kernel/drivers/virtio", os.path.join(mods, "kernel", "drivers", "virtio"))
+        drivers = os.path.join(mods, "kernel", "drivers")
+        os.makedirs(drivers)
+        os.symlink(f"{src}/kernel/drivers/virtio", os.path.join(drivers, "virtio"))
         os.makedirs(os.path.join(mods, "updates"))
         shutil.copy(ctx.artifacts["module"], os.path.join(mods, "updates", "hotdimm.ko"))
         for f in ("modules.builtin", "modules.builtin.modinfo", "modules.order"):
@@ -534,7 +537,7 @@ def modprobe_conf(vm, ctx):
         ctx.note(f"with the config, {alias} loads {by_alias}")
         expect("hotdimm" in by_alias and "virtio_mem" not in by_alias,
                f"modalias loads {by_alias}")
-        by_name = modprobe_plan(root, ctx.kver, conf, "virtio_mem")
+        by_name = modprobe_plan(root, ctx.kver, conf, "virtio_mem", udev=False)
         ctx.note(f"with the config, modprobe virtio_mem loads {by_name}")
         expect("hotdimm" in by_name and "virtio_mem" in by_name and
                by_name.index("hotdimm") < by_name.index("virtio_mem"),
