@@ -85,11 +85,16 @@ long long hotdimm_blocks_pick_add(const struct hotdimm_blocks *bk);
 /*
  * Next block to shrink by, in this order: PLUGGED, then OFFLINE, then
  * MOVABLE, then KERNEL (only if @kernel_ok), newest first within each
- * state; blocks whose retry_at lies after @now are skipped. Returns the
- * index, or -1 when no candidate is ready.
+ * state; blocks whose retry_at lies after @now are skipped. With
+ * @plugged_only, only PLUGGED blocks (out of Linux, waiting for the
+ * transport to unplug them) are candidates. Returns the index, or -1 when
+ * no candidate is ready.
  */
 long long hotdimm_blocks_pick_remove(const struct hotdimm_blocks *bk, u64 now,
-				     bool kernel_ok);
+				     bool kernel_ok, bool plugged_only);
+
+/* Blocks added to Linux (OFFLINE, KERNEL or MOVABLE). */
+u64 hotdimm_blocks_in_linux(const struct hotdimm_blocks *bk);
 
 /*
  * Record a failed removal of block @idx at @now: the next attempt waits

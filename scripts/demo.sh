@@ -70,14 +70,15 @@ with hv.VM(kver, mem="4G", append="mem=1G", extra_files=[ko], name="demo",
     print("\n$ insmod hotdimm.ko dimms=1G@0x40000000")
     vm.sh("insmod /hotdimm.ko dimms=1G@0x40000000")
     print(vm.sh(f"dmesg | grep hotdimm | tail -n 2").rstrip())
-    print(f"\n{'requested':>9}  {'plugged':>7}  {'blocks':8}  {'MemTotal':>10}  "
+    print(f"\n{'requested':>9}  {'plugged':>7}  {'blocks':8}  {'MemTotal':>14}  "
           f"{'kernel':>6}  {'movable':>7}  {'time':>5}  zones (present)")
 
     def row(req, secs, converged):
         a = hv.Dev(vm, 0).attrs()
         mt = vm.meminfo()["MemTotal"]
+        delta = f"({'+' if mt >= base else '-'}{abs(mt - base) >> 10}M)"
         print(f"{req >> 20:>8}M  {int(a['plugged_size']) >> 20:>6}M  {a['blocks']:8}  "
-              f"{mt >> 10:>6}M {'+' if mt >= base else '-'}{abs(mt - base) >> 10:<3}"
+              f"{mt >> 10:>5}M {delta:>8}  "
               f"{int(a['kernel_size']) >> 20:>5}M  {int(a['movable_size']) >> 20:>6}M  "
               f"{secs:>4.1f}s  {zone_split(vm)}"
               + ("" if converged else "   <-- did not converge"))

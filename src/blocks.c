@@ -101,8 +101,15 @@ long long hotdimm_blocks_pick_add(const struct hotdimm_blocks *bk)
 	return first_free;
 }
 
+u64 hotdimm_blocks_in_linux(const struct hotdimm_blocks *bk)
+{
+	return bk->count[HOTDIMM_BLOCK_OFFLINE] +
+	       bk->count[HOTDIMM_BLOCK_KERNEL] +
+	       bk->count[HOTDIMM_BLOCK_MOVABLE];
+}
+
 long long hotdimm_blocks_pick_remove(const struct hotdimm_blocks *bk, u64 now,
-				     bool kernel_ok)
+				     bool kernel_ok, bool plugged_only)
 {
 	static const u8 order[] = {
 		HOTDIMM_BLOCK_PLUGGED, HOTDIMM_BLOCK_OFFLINE,
@@ -116,6 +123,8 @@ long long hotdimm_blocks_pick_remove(const struct hotdimm_blocks *bk, u64 now,
 		u64 best_seq = 0;
 
 		if (order[k] == HOTDIMM_BLOCK_KERNEL && !kernel_ok)
+			break;
+		if (order[k] != HOTDIMM_BLOCK_PLUGGED && plugged_only)
 			break;
 		if (!bk->count[order[k]])
 			continue;
@@ -184,7 +193,7 @@ const char *hotdimm_error_str(int err)
 	case ERESTARTNOINTR:
 		return "interrupted";
 	case EBUSY:
-		return "busy (pages could not be migrated)";
+		return "busy";
 	case EAGAIN:
 		return "try again (device or request changed)";
 	case ENOMEM:

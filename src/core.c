@@ -137,6 +137,7 @@ static long hd_failed(struct hotdimm_dev *hd, u64 idx, const char *what,
 	spin_lock(&hd->lock);
 	hd->last_err = err;
 	hd->last_err_block = idx;
+	hd->last_err_what = what;
 	switch (hotdimm_classify_error(err)) {
 	case HOTDIMM_ERR_RETRY_NOW:
 		dev_dbg(hd->dev, "%s of block %llu interrupted, retrying\n",
@@ -285,7 +286,7 @@ static void hd_offline_timeout(struct timer_list *t)
  * Take block @idx out of Linux and give it back to the transport. Called
  * with op_lock held, from the worker only (the offline watchdog signals it).
  */
-static int hd_remove_block(struct hotdimm_dev *hd, u64 idx)
+static int hd_remove_block(struct hotdimm_dev *hd, u64 idx, const char **stage)
 {
 	u64 addr = hd_addr(hd, idx);
 	u8 state;
@@ -295,6 +296,7 @@ static int hd_remove_block(struct hotdimm_dev *hd, u64 idx)
 	state = hd->bk.b[idx].state;
 	spin_unlock(&hd->lock);
 
+	*stage = "offline";
 	if (state != HOTDIMM_BLOCK_PLUGGED) {
 		WRITE_ONCE(hd->offline_timed_out, false);
 		mod_timer(&hd->offline_timer, jiffies + HOTDIMM_OFFLINE_TIMEOUT);
@@ -310,6 +312,7 @@ static int hd_remove_block(struct hotdimm_dev *hd, u64 idx)
 		spin_unlock(&hd->lock);
 		dev_dbg(hd->dev, "block %llu offlined and removed\n", idx);
 	}
+	*stage = "unplug";
 	ret = hd->ops->unplug ? hd->ops->unplug(hd, addr, hd->block_size) : 0;
 	if (ret)
 		return ret;
@@ -337,12 +340,18 @@ static long hd_next_retry(struct hotdimm_dev *hd, u64 now)
 	return (long)(first - now);
 }
 
-/* Shrink by one block. Called with op_lock held. */
-static long hd_shrink(struct hotdimm_dev *hd)
+/*
+ * Shrink by one block toward @target blocks. Once no more than @target
+ * blocks are in Linux, only blocks waiting for the transport's unplug are
+ * retried: memory is never taken out of Linux beyond what was asked, even
+ * while the host keeps answering busy. Called with op_lock held.
+ */
+static long hd_shrink(struct hotdimm_dev *hd, u64 target)
 {
 	struct hotdimm_acct_input in;
 	u64 now = get_jiffies_64();
-	bool kernel_ok;
+	bool kernel_ok, plugged_only;
+	const char *stage;
 	long long idx;
 	long delay;
 	int ret;
@@ -351,7 +360,8 @@ static long hd_shrink(struct hotdimm_dev *hd)
 	kernel_ok = hd->draining || hotdimm_acct_may_remove_kernel(&in);
 
 	spin_lock(&hd->lock);
-	idx = hotdimm_blocks_pick_remove(&hd->bk, now, kernel_ok);
+	plugged_only = hotdimm_blocks_in_linux(&hd->bk) <= target;
+	idx = hotdimm_blocks_pick_remove(&hd->bk, now, kernel_ok, plugged_only);
 	if (idx < 0) {
 		/* Every candidate waits for its backoff: say why. */
 		delay = hd_next_retry(hd, now);
@@ -360,8 +370,8 @@ static long hd_shrink(struct hotdimm_dev *hd)
 				  "retrying: kernel blocks wait for busy movable blocks to keep movable_ratio");
 		else
 			hd_status(hd,
-				  "retrying: block %llu could not be offlined: %s; next attempt in %u s",
-				  hd->last_err_block,
+				  "retrying: %s of block %llu: %s; next attempt in %u s",
+				  hd->last_err_what, hd->last_err_block,
 				  hotdimm_error_str(hd->last_err),
 				  delay == MAX_SCHEDULE_TIMEOUT ? 0 :
 				  jiffies_to_msecs(delay) / 1000);
@@ -370,7 +380,7 @@ static long hd_shrink(struct hotdimm_dev *hd)
 	}
 	spin_unlock(&hd->lock);
 
-	ret = hd_remove_block(hd, idx);
+	ret = hd_remove_block(hd, idx, &stage);
 	if (!ret)
 		return 0;
 	if (hd->draining) {
@@ -385,7 +395,7 @@ static long hd_shrink(struct hotdimm_dev *hd)
 		}
 		spin_unlock(&hd->lock);
 	}
-	delay = hd_failed(hd, idx, "unplug", ret);
+	delay = hd_failed(hd, idx, stage, ret);
 	if (hotdimm_classify_error(ret) == HOTDIMM_ERR_GIVE_UP) {
 		/* Never stop shrinking: keep retrying this block, slowly. */
 		spin_lock(&hd->lock);
@@ -424,7 +434,7 @@ static long hd_step(struct hotdimm_dev *hd)
 		hd_status(hd, "unplugging: %llu of %llu blocks plugged, target %llu",
 			  plugged, hd->bk.nr, target);
 		spin_unlock(&hd->lock);
-		return hd_shrink(hd);
+		return hd_shrink(hd, target);
 	}
 	for (i = 0; i < hd->bk.nr; i++) {
 		const struct hotdimm_block *b = &hd->bk.b[i];
@@ -459,7 +469,8 @@ static bool hd_drained(struct hotdimm_dev *hd)
 	bool done;
 
 	spin_lock(&hd->lock);
-	done = hotdimm_blocks_pick_remove(&hd->bk, U64_MAX - 1, true) < 0;
+	done = hotdimm_blocks_pick_remove(&hd->bk, U64_MAX - 1, true,
+					  false) < 0;
 	spin_unlock(&hd->lock);
 	return done;
 }
@@ -584,7 +595,7 @@ err_free_dev:
 static void hd_remove(struct platform_device *pdev)
 {
 	struct hotdimm_dev *hd = platform_get_drvdata(pdev);
-	u64 left;
+	u64 left, in_linux;
 
 	WRITE_ONCE(hd->draining, true);
 	hotdimm_kick(hd);
@@ -597,14 +608,19 @@ static void hd_remove(struct platform_device *pdev)
 	list_del(&hd->node);
 	spin_unlock(&hotdimm_devs_lock);
 
-	left = hotdimm_blocks_plugged(&hd->bk);
-	if (left) {
+	in_linux = hotdimm_blocks_in_linux(&hd->bk);
+	left = hotdimm_blocks_plugged(&hd->bk) - in_linux;
+	if (left)
+		dev_warn(&pdev->dev,
+			 "%llu MiB are out of Linux but the %s transport did not unplug them\n",
+			 hd_mib(left * hd->block_size), hd->ops->name);
+	if (in_linux) {
 		char map[64];
 
 		hotdimm_blocks_map(&hd->bk, map, sizeof(map));
 		dev_warn(&pdev->dev,
 			 "%llu MiB could not be offlined and stay in use (blocks %s%s); the memory remains usable until reboot\n",
-			 hd_mib(left * hd->block_size), map,
+			 hd_mib(in_linux * hd->block_size), map,
 			 hd->bk.nr >= sizeof(map) ? "..." : "");
 	} else {
 		memory_group_unregister(hd->mgid);
@@ -627,15 +643,16 @@ static struct platform_driver hotdimm_driver = {
 	},
 };
 
-int hotdimm_check_region(u64 start, u64 size, const char *who)
+int hotdimm_check_region(u64 start, u64 size, const char *who,
+			 const char *hint)
 {
 	struct hotdimm_dev *hd;
 	int ret = 0;
 
 	if (region_intersects(start, size, IORESOURCE_SYSTEM_RAM,
 			      IORES_DESC_NONE) != REGION_DISJOINT) {
-		pr_err("%s: [%#llx-%#llx] overlaps System RAM the kernel already uses (hide it with mem= or pick another range)\n",
-		       who, start, start + size - 1);
+		pr_err("%s: [%#llx-%#llx] overlaps System RAM the kernel already uses%s\n",
+		       who, start, start + size - 1, hint);
 		return -EBUSY;
 	}
 	spin_lock(&hotdimm_devs_lock);

@@ -38,7 +38,8 @@ static int hd_emulated_check(const struct hotdimm_range *r, unsigned int i)
 			return -EINVAL;
 		}
 	}
-	return hotdimm_check_region(r->start, r->size, who);
+	return hotdimm_check_region(r->start, r->size, who,
+				    " (hide it with mem= or pick another range)");
 }
 
 int hotdimm_emulated_init(const char *dimms)

@@ -98,6 +98,7 @@ struct hotdimm_dev {
 	u64 requested_raw;		/* as asked, before rounding/clamping */
 	int last_err;			/* last failure, for the status */
 	u64 last_err_block;
+	const char *last_err_what;
 	char status[HOTDIMM_STATUS_LEN];	/* what the worker does */
 	char note[HOTDIMM_STATUS_LEN];		/* set by hotdimm_set_status() */
 
@@ -142,8 +143,12 @@ int hotdimm_register_device(struct device *parent,
 			    const struct hotdimm_pdata *pdata,
 			    struct platform_device **out);
 void hotdimm_unregister_device(struct platform_device *pdev);
-/* Refuse ranges that overlap RAM Linux already has or another device. */
-int hotdimm_check_region(u64 start, u64 size, const char *who);
+/*
+ * Refuse ranges that overlap RAM Linux already has or another device.
+ * @hint follows the RAM message, e.g. " (hide it with mem=...)".
+ */
+int hotdimm_check_region(u64 start, u64 size, const char *who,
+			 const char *hint);
 
 /* zones.c: the system's zone statistics for the accounting. */
 void hotdimm_acct_gather(struct hotdimm_dev *hd, struct hotdimm_acct_input *in);

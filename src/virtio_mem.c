@@ -603,7 +603,8 @@ static int vmem_check_config(struct vmem *vm, u64 plugged)
 	 * Memory that Linux already has (boot RAM, or blocks an earlier
 	 * driver added and could not remove) must not be unplugged under it.
 	 */
-	ret = hotdimm_check_region(vm->addr, vm->size, dev_name(dev));
+	ret = hotdimm_check_region(vm->addr, vm->size, dev_name(dev),
+				   " (reboot the guest to reuse the device)");
 	if (ret)
 		return ret;
 	if (vm->size != vm->region_size)
@@ -813,9 +814,10 @@ static int vmem_report_owner(struct device *dev, void *data)
 	if (vdev->id.device != VIRTIO_ID_MEM)
 		return 0;
 	drv = READ_ONCE(dev->driver);
+	/* Not dev_warn(): that would prefix the other driver's name. */
 	if (drv && drv != &vmem_driver.driver)
-		dev_warn(dev, "virtio-mem device owned by driver %s, not hotdimm: unbind it or keep %s from loading (see /etc/modprobe.d/hotdimm.conf)\n",
-			 drv->name, drv->name);
+		pr_warn("%s: virtio-mem device owned by driver %s, not hotdimm: unbind it or keep %s from loading (see /etc/modprobe.d/hotdimm.conf)\n",
+			dev_name(dev), drv->name, drv->name);
 	return 0;
 }
 
