@@ -191,9 +191,10 @@ except OSError:  # pragma: no cover
     _libc = None
 
 
-def _set_pdeathsig():
+def _set_pdeathsig(sig=signal.SIGKILL):
+    """preexec_fn: the child gets sig when the thread that started it dies."""
     if _libc is not None:
-        _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        _libc.prctl(1, sig, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 class VM:
@@ -201,7 +202,10 @@ class VM:
 
     kver          kernel version: /boot/vmlinuz-KVER and /lib/modules/KVER
     mem           -m size, e.g. "3G"; maxmem/slots add ",maxmem=..,slots=.."
-    smp           vCPUs (2)
+    smp           vCPUs (2), or a full -smp value such as "2,sockets=2"
+    cpu           -cpu model ("max"); with -numa and one CPU per node use
+                  "max,l3-cache=off", else the guest warns at boot that the
+                  CPUs share a last-level cache across nodes (topology_sane)
     append        extra kernel command line, e.g. "mem=1G"
     qemu_args     extra QEMU arguments (list), e.g. virtio-mem devices, -numa
     extra_files   extra initramfs files (see scripts/mkinitramfs.sh)
@@ -213,11 +217,12 @@ class VM:
 
     _names = {}
 
-    def __init__(self, kver, mem="1G", maxmem=None, slots=None, smp=2, append="",
+    def __init__(self, kver, mem="1G", maxmem=None, slots=None, smp=2, cpu="max", append="",
                  qemu_args=(), extra_files=(), initrd=None, name="vm",
                  boot_timeout=180, hard_timeout=1800, logdir=None, quiet=False):
         self.kver = kver
         self.mem, self.maxmem, self.slots, self.smp = mem, maxmem, slots, smp
+        self.cpu = cpu
         self.append = append
         self.qemu_args = list(qemu_args)
         self.extra_files = list(extra_files)
@@ -285,7 +290,7 @@ class VM:
             "console=ttyS0,115200", "panic=-1", "log_buf_len=4M",
             "loglevel=7", "printk.time=1", "nokaslr", self.append]).strip()
         return [
-            QEMU, "-machine", "pc", "-accel", accel, "-cpu", "max",
+            QEMU, "-machine", "pc", "-accel", accel, "-cpu", self.cpu,
             "-smp", str(self.smp), "-m", m,
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
             "-kernel", f"/boot/vmlinuz-{self.kver}", "-initrd", self.initrd,
@@ -426,6 +431,10 @@ class VM:
                 chunk = b""
                 self._dead = f"command channel error: {e}"
             if not chunk:
+                try:  # EOF: normally QEMU is exiting (guest panic, -no-reboot)
+                    self.proc.wait(3)
+                except subprocess.TimeoutExpired:
+                    pass
                 self._check_proc()
                 self._dead = self._dead or "command channel closed"
                 raise ChannelError(self._dead)
