@@ -46,7 +46,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,32 +161,37 @@ static long long irq_count(int fd, const char *name)
 	return -1;
 }
 
-/* Print the result to stdout, or to @path atomically (tmp file + rename):
- * a caller that started the helper in the background waits for @path. */
-static void emit(const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void emit(const char *path, const char *fmt, ...)
+/*
+ * The result goes to stdout, or to @path atomically (a temporary file
+ * renamed at the end): a caller that started the helper in the background
+ * waits for @path to appear.
+ */
+static FILE *result_open(const char *path)
 {
 	char tmp[512];
-	FILE *f = stdout;
-	va_list ap;
+	FILE *f;
 
-	if (path) {
-		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-		f = fopen(tmp, "w");
-		if (!f)
-			die(tmp);
-	}
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	if (path) {
-		fclose(f);
-		if (rename(tmp, path))
-			die(path);
-	} else {
+	if (!path)
+		return stdout;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		die(tmp);
+	return f;
+}
+
+static void result_close(const char *path, FILE *f)
+{
+	char tmp[512];
+
+	if (!path) {
 		fflush(f);
+		return;
 	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fclose(f);
+	if (rename(tmp, path))
+		die(path);
 }
 
 static int cmd_wait(int argc, char **argv)
@@ -195,7 +199,7 @@ static int cmd_wait(int argc, char **argv)
 	long target = -1, interval = 1000, cur, start_kb, prev;
 	const char *irq = NULL, *write_spec = NULL, *armed = NULL;
 	const char *trace_path = NULL, *stall_s = NULL, *out_path = NULL;
-	FILE *trace = NULL;
+	FILE *trace = NULL, *res;
 	double stall = 0;
 	double timeout = 120, t0, t, first = -1, last = -1;
 	long long base = 0;
@@ -209,25 +213,25 @@ static int cmd_wait(int argc, char **argv)
 			fprintf(stderr, "hdbench wait: %s needs a value\n", a);
 			return 2;
 		}
-		if (!strcmp(a, "--target-kb"))
+		if (!strcmp(a, "--target-kb")) {
 			target = atol(v);
-		else if (!strcmp(a, "--irq"))
+		} else if (!strcmp(a, "--irq")) {
 			irq = v;
-		else if (!strcmp(a, "--write"))
+		} else if (!strcmp(a, "--write")) {
 			write_spec = v;
-		else if (!strcmp(a, "--timeout"))
+		} else if (!strcmp(a, "--timeout")) {
 			timeout = atof(v);
-		else if (!strcmp(a, "--interval-us"))
+		} else if (!strcmp(a, "--interval-us")) {
 			interval = atol(v);
-		else if (!strcmp(a, "--armed"))
+		} else if (!strcmp(a, "--armed")) {
 			armed = v;
-		else if (!strcmp(a, "--trace"))
+		} else if (!strcmp(a, "--trace")) {
 			trace_path = v;
-		else if (!strcmp(a, "--stall"))
+		} else if (!strcmp(a, "--stall")) {
 			stall_s = v;
-		else if (!strcmp(a, "--out"))
+		} else if (!strcmp(a, "--out")) {
 			out_path = v;
-		else {
+		} else {
 			fprintf(stderr, "hdbench wait: unknown option %s\n", a);
 			return 2;
 		}
@@ -247,7 +251,8 @@ static int cmd_wait(int argc, char **argv)
 	mfd = open("/proc/meminfo", O_RDONLY);
 	if (mfd < 0)
 		die("/proc/meminfo");
-	start_kb = prev = memtotal_kb(mfd);
+	start_kb = memtotal_kb(mfd);
+	prev = start_kb;
 
 	if (irq) {
 		ifd = open("/proc/interrupts", O_RDONLY);
@@ -274,7 +279,9 @@ static int cmd_wait(int argc, char **argv)
 		while (irq_count(ifd, irq) == base) {
 			if (now() > limit) {
 				fprintf(stderr, "hdbench wait: interrupt %s never came\n", irq);
-				emit(out_path, "error=no-request\ndone=0\n");
+				res = result_open(out_path);
+				fprintf(res, "error=no-request\ndone=0\n");
+				result_close(out_path, res);
 				return 1;
 			}
 			sleep_us(interval);
@@ -336,8 +343,11 @@ static int cmd_wait(int argc, char **argv)
 	}
 	if (trace)
 		fclose(trace);
-	emit(out_path, "stalled=%d\ndone=%d\nelapsed=%.6f\nfirst=%.6f\nlast=%.6f\nstart_kb=%ld\nend_kb=%ld\npolls=%ld\n",
-	     stalled, done, t - t0, first, last, start_kb, cur, polls);
+	res = result_open(out_path);
+	fprintf(res, "stalled=%d\ndone=%d\nelapsed=%.6f\n", stalled, done, t - t0);
+	fprintf(res, "first=%.6f\nlast=%.6f\n", first, last);
+	fprintf(res, "start_kb=%ld\nend_kb=%ld\npolls=%ld\n", start_kb, cur, polls);
+	result_close(out_path, res);
 	return done ? 0 : 1;
 }
 
@@ -370,19 +380,19 @@ static int cmd_fill(int argc, char **argv)
 			fprintf(stderr, "hdbench fill: %s needs a value\n", a);
 			return 2;
 		}
-		if (!strcmp(a, "--dir"))
+		if (!strcmp(a, "--dir")) {
 			dir = v;
-		else if (!strcmp(a, "--files"))
+		} else if (!strcmp(a, "--files")) {
 			files = atol(v);
-		else if (!strcmp(a, "--file-size"))
+		} else if (!strcmp(a, "--file-size")) {
 			fsize = atol(v);
-		else if (!strcmp(a, "--cache-mb"))
+		} else if (!strcmp(a, "--cache-mb")) {
 			cache_mb = atol(v);
-		else if (!strcmp(a, "--anon-mb"))
+		} else if (!strcmp(a, "--anon-mb")) {
 			anon_mb = atol(v);
-		else if (!strcmp(a, "--ready"))
+		} else if (!strcmp(a, "--ready")) {
 			ready = v;
-		else {
+		} else {
 			fprintf(stderr, "hdbench fill: unknown option %s\n", a);
 			return 2;
 		}
@@ -451,7 +461,8 @@ static int cmd_fill(int argc, char **argv)
 	}
 	t_anon = now();
 
-	printf("files=%ld file_size=%ld cache_mb=%ld anon_mb=%ld t_files=%.3f t_cache=%.3f t_anon=%.3f\n",
+	printf("files=%ld file_size=%ld cache_mb=%ld anon_mb=%ld "
+	       "t_files=%.3f t_cache=%.3f t_anon=%.3f\n",
 	       files, fsize, cache_mb, anon_mb, t_files - t0, t_cache - t_files,
 	       t_anon - t_cache);
 	fflush(stdout);
