@@ -27,8 +27,15 @@ One boot per configuration and repetition:
   plug 1G, unplug, plug 2G, unplug, plug 4G, unplug, plug 8G
   -> zone split and memory overhead at 8 GiB -> unplug 8G (idle)
   -> [load repetitions] plug 8G, fill memory, request 0, wait 60 s.
-Plus two boots with memory_hotplug.memmap_on_memory=1 for hotdimm with and
-without its memmap_on_memory parameter.
+Boots go round robin (a b c d, a b c d, ...); after each configuration's
+first boot, later ones run only while the time budget (--budget-min) allows,
+so `make bench` stays under 30 minutes on a busy machine too (the table says
+how many boots ran). Plus two boots with memory_hotplug.memmap_on_memory=1
+for hotdimm with and without its memmap_on_memory parameter.
+
+Outputs (--out, default build/bench/): results.md (also printed), plug.png
+and plug.dat/plug.gp (gnuplot), raw.json (everything measured; --from-json
+renders it again), logs/ (every guest's console, commands and dmesg).
 """
 
 import argparse
@@ -605,6 +612,11 @@ def summarize(data, sizes, args):
             kinds = {}
             for l in loads:
                 for kk, v in (l.get("unmovable") or {}).items():
+                    # A dump whose flags start with node=/zone= has no page
+                    # type flag: a kernel page that is not slab (page tables,
+                    # vmalloc, ...).
+                    if kk.startswith(("node=", "zone=")):
+                        kk = "other kernel page"
                     kinds[kk] = kinds.get(kk, 0) + v
             s["load_unmovable"] = kinds
             s["load_last_all"] = [l["unplug"]["last"] for l in loads]
@@ -902,12 +914,19 @@ def targets(S, sizes, args):
             idle.append(f"({k}) " + (f"{med(left):.0f} MiB left in {len(left)}/{len(us)} runs" if left
                                      else f"all back in {s['unplug'][mx]:.2f} s"))
     if idle:
-        out.append(f"- Idle unplug of {mx} GiB back to 0: " + "; ".join(idle) + ". With "
-                   "auto-movable placement (a, c, d) even an idle guest puts a few slab pages into "
-                   "the kernel-zone blocks; the in-tree driver keeps only their 2 MiB device blocks, "
-                   "hotdimm keeps their whole 128 MiB memory blocks.")
+        txt = f"- Idle unplug of {mx} GiB back to 0: " + "; ".join(idle) + "."
+        a_left = [u for u in a.get("unplug_runs", {}).get(mx, []) if not u["done"]]
+        if a_left and "K" in a.get("blocks", ""):
+            txt += (" Even an idle guest puts a few slab pages into the kernel-zone blocks; the "
+                    "in-tree driver keeps only their 2 MiB device blocks, hotdimm keeps their whole "
+                    "128 MiB memory blocks.")
+        out.append(txt)
+    def matches(bl, pred):
+        # Blocks are plugged from the start of the region: the rest is '-'.
+        return bl[:len(pred)] == pred and set(bl[len(pred):]) <= {"-"}
+
     if "blocks" in a:
-        ok = all(bl == a["predicted"] for bl in a["blocks_all"])
+        ok = all(matches(bl, a["predicted"]) for bl in a["blocks_all"])
         out.append(f"- Split after {mx} GiB matches the accounting: **{'met' if ok else 'MISSED'}** — "
                    f"measured `{a['blocks']}`, predicted `{a['predicted']}` "
                    f"({a['predicted'].count('K')} kernel + {a['predicted'].count('M')} movable blocks of 128 MiB; "
@@ -928,8 +947,16 @@ def short_findings(S, sizes):
     if a.get("gibs") and b and b.get("gibs") and c and c.get("gibs"):
         blk = (f"; {a['per_block_s'] * 1000:.1f} vs {c['per_block_s'] * 1000:.1f} ms per 128 MiB block"
                if a.get("per_block_s") and c.get("per_block_s") else "")
-        out.append(f"- Plug throughput ≥ (b), (c): {mark(a['gibs'] >= b['gibs'] and a['gibs'] >= c['gibs'])} "
-                   f"({a['gibs']:.1f} vs {b['gibs']:.1f} and {c['gibs']:.1f} GiB/s at {mx} GiB{blk}).")
+        ok = a['gibs'] >= b['gibs'] and a['gibs'] >= c['gibs']
+        noise = ""
+        xa = a["plug_all"].get(mx) or []
+        if not ok and xa:
+            over = [k for k in "bc" if S[k]["gibs"] > a["gibs"] and S[k]["plug_all"].get(mx)
+                    and min(xa) <= max(S[k]["plug_all"][mx]) and min(S[k]["plug_all"][mx]) <= max(xa)]
+            if over:
+                noise = f"; the gap is within the run-to-run spread of the {mx} GiB plug times"
+        out.append(f"- Plug throughput ≥ (b), (c): {mark(ok)} "
+                   f"({a['gibs']:.1f} vs {b['gibs']:.1f} and {c['gibs']:.1f} GiB/s at {mx} GiB{blk}{noise}).")
     if a.get("gibs") and d and d.get("gibs"):
         out.append(f"- Plug within 1.5x of the floor: {mark(d['gibs'] / a['gibs'] <= 1.5)} "
                    f"({d['gibs'] / a['gibs']:.2f}x).")
@@ -940,7 +967,8 @@ def short_findings(S, sizes):
                    f"pinned by slab; hotdimm removes whole 128 MiB blocks, the in-tree driver 2 MiB "
                    f"device blocks: {others}).")
     if "blocks" in a:
-        ok = all(bl == a["predicted"] for bl in a["blocks_all"])
+        n = len(a["predicted"])
+        ok = all(bl[:n] == a["predicted"] and set(bl[n:]) <= {"-"} for bl in a["blocks_all"])
         out.append(f"- Split after {mx} GiB in a 1 GiB guest matches the accounting: {mark(ok)} "
                    f"({a['kernel_gib']:.2f} GiB kernel / {a['movable_gib']:.2f} GiB movable).")
     return out
@@ -1067,7 +1095,6 @@ def main():
     outdir = Path(args.out)
     outdir.mkdir(parents=True, exist_ok=True)
     logroot = outdir / "logs"
-    shutil.rmtree(logroot, ignore_errors=True)
 
     if args.from_json:
         data = json.loads(Path(args.from_json).read_text())
@@ -1084,6 +1111,7 @@ def main():
             setattr(args, k, data["args"][k])
         return report(data, sizes, args, outdir, data["runtime_s"], [])
 
+    shutil.rmtree(logroot, ignore_errors=True)
     try:
         ko = build_module(args.kernel)
     except VMError as e:
