@@ -8,7 +8,8 @@
 #
 #   scripts/bench.sh [OPTIONS]      options: tests/bench/bench.py --help
 #
-# Environment: BENCH_KERNEL (default 6.1.0-56-amd64), BENCH_CONFIGS (abcd),
+# Environment: BENCH_KERNEL (default: the oldest kernel scripts/kernels.sh
+# lists, Debian 12's stock one), BENCH_CONFIGS (abcd),
 # BENCH_REPS (3), BENCH_LOAD_REPS (2), BENCH_SIZES (1,2,4,8).
 # --update-readme also replaces README.md's Performance section.
 set -euo pipefail

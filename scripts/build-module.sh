@@ -3,11 +3,12 @@
 #
 # Build hotdimm.ko for one installed kernel, out of the source tree:
 #
-#   scripts/build-module.sh KVER [MAKE ARGS...]     e.g. ... 6.1.0-56-amd64 W=1
+#   scripts/build-module.sh KVER [MAKE ARGS...]     e.g. ... $(scripts/kernels.sh | head -n1) W=1
 #
 # Copies Kbuild, dkms.conf, src/*.c, src/*.h and include/ into
 # build/kver/KVER/ (keeping timestamps, so unchanged files are not rebuilt),
-# runs `make -C /usr/src/linux-headers-KVER M=build/kver/KVER modules ARGS`
+# runs `make -C <KVER's headers> M=build/kver/KVER modules ARGS` (through
+# scripts/kmake.sh, in the chroot for the newest kernel)
 # and prints the path of the resulting hotdimm.ko on stdout. The build's own
 # output goes to stderr. Concurrent builds for one KVER are serialised.
 set -euo pipefail
@@ -19,11 +20,10 @@ fi
 KVER=$1
 shift
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-KDIR=${KDIR:-/usr/src/linux-headers-$KVER}
 OUT=$ROOT/build/kver/$KVER
 
-if [ ! -d "$KDIR" ]; then
-	echo "build-module: no kernel headers at $KDIR (install linux-headers-$KVER)" >&2
+if ! "$ROOT/scripts/kernels.sh" --env "$KVER" >/dev/null; then
+	echo "build-module: no kernel $KVER with headers (run scripts/deps.sh)" >&2
 	exit 1
 fi
 for f in Kbuild dkms.conf; do
@@ -53,7 +53,7 @@ cmp -s "$ROOT/dkms.conf" "$OUT/dkms.conf" || cp -p "$ROOT/dkms.conf" "$OUT/"
 sync_dir "$ROOT/src" "$OUT/src" "$ROOT"/src/*.c "$ROOT"/src/*.h
 sync_dir "$ROOT/include" "$OUT/include" "$ROOT"/include/*.h
 
-if ! make -C "$KDIR" M="$OUT" modules "$@" >&2; then
+if ! "$ROOT/scripts/kmake.sh" "$KVER" "$OUT" modules "$@" >&2; then
 	echo "build-module: build for $KVER failed" >&2
 	exit 1
 fi

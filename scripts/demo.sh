@@ -61,10 +61,22 @@ def zone_split(vm):
     return "  ".join(f"{z} {m}M" for z, m in out.items() if m)
 
 
+try:
+    print(f"demo: {hv.accel_line()}")
+except hv.VMError as e:
+    print(f"demo: {e}", file=sys.stderr)
+    sys.exit(1)
 print(f"demo: booting {kver} under QEMU with 4 GiB of RAM, the kernel told mem=1G")
 t0 = time.monotonic()
-with hv.VM(kver, mem="4G", append="mem=1G", extra_files=[ko], name="demo",
-           hard_timeout=600) as vm:
+try:
+    # A guest that crashes before its userspace is booted again, and said so.
+    vm = hv.boot(lambda: hv.VM(kver, mem="4G", append="mem=1G", extra_files=[ko],
+                               name="demo", hard_timeout=600),
+                 report=lambda n, e: print(f"demo: boot retry {n}: {e}"))
+except hv.BootError as e:
+    print(f"demo: cannot boot the guest: {e}", file=sys.stderr)
+    sys.exit(1)
+with vm:
     print(f"demo: guest up in {vm.boot_time:.1f}s; logs in {vm.logdir}")
     base = vm.meminfo()["MemTotal"]
     print("\n$ insmod hotdimm.ko dimms=1G@0x40000000")

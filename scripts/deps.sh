@@ -5,12 +5,14 @@
 # root, idempotently: a second run installs nothing.
 #
 # Kernels: Debian 12's stock kernel (6.1) and the bookworm-backports kernel
-# (6.12), each as image + matching headers. The backports source is derived
-# from the machine's existing apt configuration (the same mirror that serves
-# "bookworm"); no host name is written here.
+# (6.12), each as image + matching headers, and the newest one
+# (trixie-backports, 7.x) in a trixie chroot (scripts/deps-newest.sh). The
+# backports sources are derived from the machine's existing apt
+# configuration (the same mirror that serves "bookworm"); no host name is
+# written here.
 set -euo pipefail
 
-PKGS=(linux-image-amd64 linux-headers-amd64 linux-source-6.1
+PKGS=(linux-source-6.1 debootstrap
       qemu-system-x86 busybox-static dkms kmod libkmod-dev pkg-config
       socat sparse cpio python3 gcc libc6-dev make gnuplot-nox xz-utils
       bc flex bison valgrind)
@@ -48,26 +50,57 @@ if [ ! -f "$BP_LIST" ]; then
 	updated=0
 fi
 
+# The kernel versions behind the metapackages, discovered, never pinned:
+# the stock one (newest linux-image-amd64 outside backports) and the
+# bookworm-backports one. Installed by their versioned names, so that both
+# stay when the other moves.
+meta_kernel() { # $1: "stock" or "backports" -> e.g. 6.1.0-57-amd64
+	local want=$1 ver
+	ver=$(apt-cache madison linux-image-amd64 | awk -F'|' -v w="$want" '
+		{ gsub(/ /, "", $2); bp = ($3 ~ /-backports/) }
+		(w == "backports") == bp { print $2 }' | sort -V | tail -n1)
+	[ -n "$ver" ] || return 0
+	apt-cache show "linux-image-amd64=$ver" |
+		sed -n 's/^Depends:.*linux-image-\([^ ,]*-amd64\).*/\1/p' | head -n1
+}
+if [ -z "$(apt-cache madison linux-image-amd64 | grep -- -backports)" ]; then
+	apt_update
+fi
+STOCK=$(meta_kernel stock)
+BACKPORTS=$(meta_kernel backports)
+[ -n "$STOCK" ] || { echo "deps: cannot find Debian's stock kernel (linux-image-amd64)" >&2; exit 1; }
+[ -n "$BACKPORTS" ] || { echo "deps: cannot find the bookworm-backports kernel" >&2; exit 1; }
+for k in "$STOCK" "$BACKPORTS"; do
+	PKGS+=("linux-image-$k" "linux-headers-$k")
+done
+
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-bp_installed=$(dpkg-query -W -f='${Package} ${Status}\n' 'linux-image-6.12*-amd64' 2>/dev/null | grep -c 'install ok installed' || true)
-if [ "${#missing[@]}" -gt 0 ] || [ "$bp_installed" = 0 ]; then
-	apt_update
-fi
 if [ "${#missing[@]}" -gt 0 ]; then
+	apt_update
+	# The versioned kernels may have moved since the indexes were read.
+	STOCK=$(meta_kernel stock)
+	BACKPORTS=$(meta_kernel backports)
 	log "installing: ${missing[*]}"
 	apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	apt-mark manual "${missing[@]}" >/dev/null
 fi
-if [ "$bp_installed" = 0 ]; then
-	log "installing the bookworm-backports 6.12 kernel and headers"
-	# Keep the stock 6.1 kernel: the metapackages move to 6.12, so mark
-	# the versioned 6.1 packages as manually installed first.
-	apt-mark manual $(dpkg-query -W -f='${Package}\n' 'linux-image-6.1.*-amd64' \
-		'linux-headers-6.1.*-amd64' 'linux-headers-6.1.*-common' 2>/dev/null) >/dev/null
-	apt-get install -y -qq --no-install-recommends \
-		linux-image-amd64/bookworm-backports \
-		linux-headers-amd64/bookworm-backports
-fi
+
+# The newest kernel (trixie-backports) in its chroot.
+"$(dirname "$0")/deps-newest.sh"
+
+# What the suite must find (scripts/kernels.sh --expected).
+STATE=${HOTDIMM_STATE:-/var/lib/hotdimm}
+mkdir -p "$STATE"
+{
+	echo "$STOCK"
+	echo "$BACKPORTS"
+	for h in "$STATE"/trixie/usr/src/linux-headers-*-amd64; do
+		[ -d "$h" ] && echo "${h##*/linux-headers-}"
+	done
+} > "$STATE/expected-kernels.new"
+mv "$STATE/expected-kernels.new" "$STATE/expected-kernels"
+log "kernels: $(tr '\n' ' ' < "$STATE/expected-kernels")"
 log "ok"

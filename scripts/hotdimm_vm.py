@@ -54,6 +54,9 @@ LOGS = BUILD / "logs" / "guest"
 
 QEMU = os.environ.get("HOTDIMM_QEMU", "qemu-system-x86_64")
 
+# Extra -accel tcg options (e.g. ",thread=single"); see README, Requirements.
+TCG_OPTS = os.environ.get("HOTDIMM_TCG_OPTS", "")
+
 
 def _load_qmp():
     path = SCRIPTS / "hotdimm-qmp"
@@ -91,7 +94,15 @@ class VMError(Exception):
 
 
 class BootError(VMError):
-    """QEMU did not start or the guest did not reach its command loop."""
+    """QEMU did not start or the guest did not reach its command loop.
+    .retryable: the guest kernel ran and crashed, hung or died before its
+    userspace, so before any hotdimm code ran (e.g. a TCG boot flake); a
+    new boot may work. Not retryable: QEMU itself could not run the guest
+    (bad option, KVM broken, no kernel, no memory): that will not change."""
+
+    def __init__(self, msg, retryable=False):
+        super().__init__(msg)
+        self.retryable = retryable
 
 
 class ChannelError(VMError):
@@ -122,20 +133,144 @@ def _short(s, n=80):
     return s if len(s) <= n else s[: n - 3] + "..."
 
 
-def kvm_usable():
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR)
-    except OSError:
-        return False
-    os.close(fd)
-    return True
-
-
 def kernels():
-    """Installed kernel versions with image and headers, oldest first."""
+    """Kernel versions to test (scripts/kernels.sh), oldest first."""
     out = subprocess.run([str(SCRIPTS / "kernels.sh")], capture_output=True,
                          text=True, check=True).stdout
     return out.split()
+
+
+def expected_kernels():
+    """Kernels scripts/deps.sh installed (empty when it never ran here)."""
+    out = subprocess.run([str(SCRIPTS / "kernels.sh"), "--expected"],
+                         capture_output=True, text=True).stdout
+    return out.split()
+
+
+_KINFO = {}
+
+
+def kernel_info(kver):
+    """{VMLINUZ, MODDIR, SYSMAP, CONFIG, KDIR, CHROOT, KDIR_IN} of kver
+    (scripts/kernels.sh --env). Raises BootError for an unknown kernel."""
+    if kver not in _KINFO:
+        p = subprocess.run([str(SCRIPTS / "kernels.sh"), "--env", kver],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise BootError(p.stderr.strip() or f"unknown kernel {kver}")
+        _KINFO[kver] = dict(line.split("=", 1) for line in p.stdout.splitlines()
+                            if "=" in line)
+    return _KINFO[kver]
+
+
+# ---------------------------------------------------------------------------
+# Accelerator: proven by booting, never assumed from /dev/kvm opening.
+# ---------------------------------------------------------------------------
+
+ACCEL_ENV = "HOTDIMM_ACCEL"          # kvm | tcg: forced by the user
+_ACCEL_CACHE_ENV = "HOTDIMM_ACCEL_CHOSEN"  # "accel:reason", inherited by children
+_accel = None
+
+# QEMU output lines that say why it could not run a guest, most telling
+# first. Used for every "QEMU died" message.
+_QEMU_CAUSES = [
+    r"failed to set MSR.*", r"KVM internal error.*", r".*Assertion .* failed.*",
+    r"Could not access KVM kernel module.*", r"failed to initialize kvm.*",
+    r".*[Kk][Vv][Mm].*(not supported|unavailable|error).*",
+    r".*cannot set up guest memory.*", r".*[Cc]annot allocate memory.*",
+    r".*could not load kernel.*", r".*could not load initrd.*",
+    r".*(No such file or directory|Permission denied).*",
+    r"qemu-system-\S+: .*",
+]
+
+
+def qemu_cause(text):
+    """The line of QEMU's own output that best says why it stopped, or ""."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for pat in _QEMU_CAUSES:
+        rx = re.compile(pat)
+        for ln in lines:
+            if rx.search(ln):
+                return ln[:300]
+    return lines[-1][:300] if lines else ""
+
+
+def _probe_initramfs(dirpath):
+    """A tiny initramfs: static busybox as /init prints a token, powers off."""
+    root = Path(dirpath) / "root"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy("/bin/busybox", root / "bin" / "busybox")
+    init = root / "init"
+    init.write_text("#!/bin/busybox sh\n/bin/busybox echo HOTDIMM-KVM-PROBE-OK\n"
+                    "/bin/busybox poweroff -f\n")
+    init.chmod(0o755)
+    out = Path(dirpath) / "probe.cpio"
+    names = "\n".join(["init", "bin", "bin/busybox"]) + "\n"
+    p = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet", "-F", str(out)], cwd=root,
+                       input=names, text=True, capture_output=True)
+    if p.returncode != 0:
+        raise OSError(f"cpio: {p.stderr.strip()}")
+    return str(out)
+
+
+def probe_kvm(timeout=60):
+    """Boot a tiny guest under KVM. Returns (True, how long) or (False, why)."""
+    if not os.path.exists("/dev/kvm"):
+        return False, "no /dev/kvm"
+    ks = kernels()
+    if not ks:
+        return False, "no kernel to boot the probe with"
+    vmlinuz = kernel_info(ks[-1])["VMLINUZ"]
+    with tempfile.TemporaryDirectory(prefix="hotdimm-kvm-probe-") as d:
+        try:
+            initrd = _probe_initramfs(d)
+        except OSError as e:
+            return False, f"cannot build the probe initramfs: {e}"
+        argv = [QEMU, "-machine", "pc", "-accel", "kvm", "-cpu", "host", "-smp", "1",
+                "-m", "256", "-nodefaults", "-no-user-config", "-display", "none",
+                "-no-reboot", "-serial", "stdio", "-kernel", vmlinuz, "-initrd", initrd,
+                "-append", "console=ttyS0 panic=-1 quiet"]
+        t0 = time.monotonic()
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True, errors="replace",
+                               timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return False, f"probe guest did not finish within {timeout}s"
+        except OSError as e:
+            return False, f"cannot start {QEMU}: {e}"
+        if "HOTDIMM-KVM-PROBE-OK" in p.stdout:
+            return True, f"probe guest booted in {time.monotonic() - t0:.1f}s"
+        cause = qemu_cause(p.stderr) or qemu_cause(p.stdout) or f"QEMU exited {p.returncode}"
+        return False, cause
+
+
+def choose_accel():
+    """("kvm"|"tcg", reason). HOTDIMM_ACCEL forces one; otherwise KVM is
+    probed by booting, once per run: the answer is cached in this process
+    and in the environment its children inherit."""
+    global _accel
+    if _accel is not None:
+        return _accel
+    forced = os.environ.get(ACCEL_ENV, "").strip().lower()
+    if forced:
+        if forced not in ("kvm", "tcg"):
+            raise BootError(f"{ACCEL_ENV}={forced!r}: use kvm or tcg")
+        _accel = (forced, f"forced by {ACCEL_ENV}={forced}")
+        return _accel
+    cached = os.environ.get(_ACCEL_CACHE_ENV, "")
+    if cached.partition(":")[0] in ("kvm", "tcg"):
+        a, _, why = cached.partition(":")
+        _accel = (a, why)
+        return _accel
+    ok, why = probe_kvm()
+    _accel = ("kvm", f"kvm probe booted: {why}") if ok else ("tcg", f"kvm probe failed: {why}")
+    os.environ[_ACCEL_CACHE_ENV] = f"{_accel[0]}:{_accel[1]}"
+    return _accel
+
+
+def accel_line():
+    a, why = choose_accel()
+    return f"accel: {a} ({why})"
 
 
 def build_module(kver, *make_args):
@@ -251,6 +386,9 @@ class VM:
         self._dmesg_mark = 0
         self._cmdlog = None
         self._started = None
+        self.kinfo = {}
+        self.accel = None
+        self.boot_retries = []  # reasons of the boots retried before this one
 
     # -- paths ----------------------------------------------------------------
     @property
@@ -285,15 +423,21 @@ class VM:
             m += f",slots={self.slots}"
         if self.maxmem is not None:
             m += f",maxmem={self.maxmem}"
-        accel = "kvm" if kvm_usable() else "tcg"
+        accel, _ = choose_accel()
+        cpu = self.cpu
+        if accel == "kvm":
+            # The host CPU; options such as l3-cache=off are kept.
+            cpu = ",".join(["host"] + cpu.split(",")[1:])
+        else:
+            accel = "tcg" + TCG_OPTS
         cmdline = " ".join([
             "console=ttyS0,115200", "panic=-1", "log_buf_len=4M",
             "loglevel=7", "printk.time=1", "nokaslr", self.append]).strip()
         return [
-            QEMU, "-machine", "pc", "-accel", accel, "-cpu", self.cpu,
+            QEMU, "-machine", "pc", "-accel", accel, "-cpu", cpu,
             "-smp", str(self.smp), "-m", m,
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-            "-kernel", f"/boot/vmlinuz-{self.kver}", "-initrd", self.initrd,
+            "-kernel", self.kinfo["VMLINUZ"], "-initrd", self.initrd,
             "-append", cmdline,
             "-chardev", f"file,id=con0,path={self.console_log}",
             "-serial", "chardev:con0",
@@ -304,8 +448,11 @@ class VM:
         ] + self.qemu_args
 
     def start(self):
-        if not os.path.exists(f"/boot/vmlinuz-{self.kver}"):
-            raise BootError(f"no kernel /boot/vmlinuz-{self.kver}")
+        self.kinfo = kernel_info(self.kver)
+        if not self.kinfo.get("VMLINUZ") or not os.path.exists(self.kinfo["VMLINUZ"]):
+            raise BootError(f"no kernel image for {self.kver} "
+                            f"({self.kinfo.get('VMLINUZ') or 'not found'})")
+        self.accel = choose_accel()
         if self.initrd is None:
             self.initrd = initramfs(self.kver, self.extra_files)
         shutil.rmtree(self.logdir, ignore_errors=True)
@@ -315,6 +462,7 @@ class VM:
         argv = self.qemu_cmdline()
         (self.logdir / "qemu-cmdline.txt").write_text(shlex.join(argv) + "\n")
         self._cmdlog = open(self.logdir / "commands.log", "w", buffering=1)
+        self._log(f"# accel: {self.accel[0]} ({self.accel[1]})")
         qlog = open(self.logdir / "qemu.log", "wb")
         self._started = time.monotonic()
         try:
@@ -335,12 +483,43 @@ class VM:
         self._timer.start()
         try:
             self._wait_ready()
+        except (BootError, ChannelError) as e:
+            self.stop(save_dmesg=False)
+            err = self._boot_failure(str(e))
+            self._log(f"# boot failed: {err}")
+            raise err from None
         except BaseException:
             self.stop(save_dmesg=False)
             raise
         self.boot_time = time.monotonic() - self._started
         self._log(f"# guest ready after {self.boot_time:.1f}s (pid {self.pid})")
         return self
+
+    def _boot_failure(self, detail):
+        """A BootError that names the cause: QEMU's own words when QEMU
+        could not run the guest, the guest's oops/panic line when the kernel
+        crashed before userspace."""
+        con = self.console_text()
+        try:
+            qlog = (self.logdir / "qemu.log").read_text(errors="replace")
+        except OSError:
+            qlog = ""
+        if not con.strip():
+            cause = qemu_cause(qlog)
+            if cause:
+                return BootError(f"QEMU could not run the guest: {cause}")
+            return BootError(f"the guest printed nothing: {detail}")
+        lines = con.splitlines()
+        for kind, rx in (("oops", r"\bOops\b|BUG:|general protection fault|kernel BUG at"),
+                         ("panic", r"Kernel panic")):
+            hit = next((ln for ln in lines if re.search(rx, ln)), None)
+            if hit:
+                hit = re.sub(r"^\[\s*[0-9.]+\]\s*", "", hit.strip())
+                return BootError(f"guest {kind} before userspace: {hit[:200]}", retryable=True)
+        cause = qemu_cause(qlog)
+        if cause:
+            return BootError(f"guest died before userspace: {cause}", retryable=True)
+        return BootError(f"guest did not reach userspace: {detail}", retryable=True)
 
     def _hard_kill(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -646,7 +825,7 @@ class VM:
     def _symbol(self, addr):
         try:
             best = None
-            with open(f"/boot/System.map-{self.kver}") as f:
+            with open(self.kinfo.get("SYSMAP") or "/nonexistent") as f:
                 for line in f:
                     a, t, name = line.split()[:3]
                     a = int(a, 16)
@@ -719,6 +898,34 @@ class VM:
                     bad.append(line.strip())
             self._dmesg_mark += len(lines)
         return bad
+
+
+def boot(make_vm, retries=2, report=None):
+    """Start a VM from make_vm() and return it. A boot that fails in a way
+    that may not happen again (BootError.retryable: the guest crashed or
+    hung before its userspace, so before the test or hotdimm ran) is retried
+    up to `retries` times with a new VM; report(n, error) is called for
+    retry n. vm.boot_retries lists the reasons. A failure of QEMU itself,
+    or anything after the guest is up, is never retried here."""
+    reasons = []
+    while True:
+        vm = make_vm()
+        try:
+            vm.start()
+        except BootError as e:
+            if not e.retryable or len(reasons) >= retries:
+                if reasons:
+                    same = all(r == str(e) for r in reasons)
+                    raise BootError(f"{e} (after {len(reasons)} boot retries" +
+                                    (", each the same)" if same else
+                                     f": {'; '.join(reasons)})"), e.retryable) from None
+                raise
+            reasons.append(str(e))
+            if report is not None:
+                report(len(reasons), e)
+            continue
+        vm.boot_retries = reasons
+        return vm
 
 
 # ---------------------------------------------------------------------------

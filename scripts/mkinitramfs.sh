@@ -51,7 +51,10 @@ KVER=$1
 OUT=$2
 shift 2
 
-MODDIR=/lib/modules/$KVER
+# The kernel's module tree: /lib/modules/KVER, or where scripts/kernels.sh
+# says (the newest kernel is unpacked, not installed).
+MODDIR=$("$(dirname "$0")/kernels.sh" --env "$KVER" 2>/dev/null | sed -n 's/^MODDIR=//p')
+MODDIR=${MODDIR:-/lib/modules/$KVER}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 # Loaded at boot in this order when they are modules of KVER.
 BOOT_MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci)

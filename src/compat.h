@@ -2,7 +2,9 @@
 /*
  * The one place for kernel-version and configuration differences. Each shim
  * names the kernel version and the change it covers. Supported: 5.15+
- * (memory groups), tested on 6.1 and 6.12.
+ * (memory groups), tested on 6.1, 6.12 and 7.3. Where a backport could
+ * make a version number lie, Kbuild probes the headers and defines
+ * HOTDIMM_HAVE_*.
  *
  * HOTDIMM_KV is the target kernel's KERNEL_VERSION(major, minor, 0), set by
  * Kbuild from kbuild's VERSION and PATCHLEVEL.
@@ -50,31 +52,9 @@ static inline unsigned long hotdimm_zone_cma_pages(const struct zone *zone)
 #endif
 }
 
-/*
- * x86: is every page of [start, start + size) RAM in the firmware's memory
- * map (also when mem= hid it from Linux)? e820__mapped_all() is not
- * exported, e820__mapped_raw_any() is: ask it page by page.
- */
-#ifdef CONFIG_X86
-#include <asm/e820/api.h>
-#include <linux/sched.h>
-static inline bool hotdimm_firmware_ram(u64 start, u64 size)
-{
-	u64 a;
-
-	for (a = start; a < start + size; a += PAGE_SIZE) {
-		if (!e820__mapped_raw_any(a, a + PAGE_SIZE, E820_TYPE_RAM))
-			return false;
-		if (!(a & (SZ_128M - 1)))
-			cond_resched();
-	}
-	return true;
-}
-#else
-static inline bool hotdimm_firmware_ram(u64 start, u64 size)
-{
-	return true;
-}
+/* 6.16 renamed from_timer() to timer_container_of() (probed by Kbuild). */
+#ifndef HOTDIMM_HAVE_TIMER_CONTAINER_OF
+#define timer_container_of(var, t, field)	from_timer(var, t, field)
 #endif
 
 /* 6.2 renamed del_timer_sync() to timer_delete_sync() (old name gone in 6.15). */

@@ -275,7 +275,7 @@ static long hd_grow(struct hotdimm_dev *hd)
 
 static void hd_offline_timeout(struct timer_list *t)
 {
-	struct hotdimm_dev *hd = from_timer(hd, t, offline_timer);
+	struct hotdimm_dev *hd = timer_container_of(hd, t, offline_timer);
 
 	WRITE_ONCE(hd->offline_timed_out, true);
 	/* offline_pages() gives up when the caller has a signal pending. */

@@ -148,11 +148,12 @@ class Guest:
         self.kver = kver
         self.module_args = module_args
         append = " ".join(x for x in (self.cfg["append"], append_extra) if x)
-        self.vm = VM(kver, mem=self.cfg["mem"], maxmem=self.cfg["maxmem"],
-                     append=append, qemu_args=self.cfg["qemu"],
-                     extra_files=([ko] if ko else []) + [f"{hdbench}:/bin/hdbench"],
-                     name=name, logdir=(logroot / name) if logroot else None,
-                     boot_timeout=240, hard_timeout=1500, quiet=True)
+        self._vm_args = dict(mem=self.cfg["mem"], maxmem=self.cfg["maxmem"],
+                             append=append, qemu_args=self.cfg["qemu"],
+                             extra_files=([ko] if ko else []) + [f"{hdbench}:/bin/hdbench"],
+                             name=name, logdir=(logroot / name) if logroot else None,
+                             boot_timeout=240, hard_timeout=1500, quiet=True)
+        self.vm = VM(kver, **self._vm_args)
         self.irq = None
         self.dev = None          # hotdimm.N path (a, d)
         if self.cfg["driver"] == "hotdimm" and not ko:
@@ -162,7 +163,12 @@ class Guest:
 
     # -- lifecycle -------------------------------------------------------------
     def start(self):
-        self.vm.start()
+        # A guest that crashes before its userspace is booted again (and
+        # said so); see hotdimm_vm.boot().
+        first = [self.vm]
+        self.vm = hotdimm_vm.boot(
+            lambda: first.pop() if first else VM(self.kver, **self._vm_args),
+            report=lambda n, e: log(f"  boot retry {n}: {e}"))
         try:
             self._load_driver()
         except BaseException:
@@ -987,7 +993,7 @@ def machine():
     qemu = subprocess.run([hotdimm_vm.QEMU, "--version"], capture_output=True, text=True).stdout.splitlines()
     return {"cpu": cpu, "cores": os.cpu_count(), "mem_gib": round(mem, 1),
             "host_kernel": platform.release(), "qemu": qemu[0] if qemu else "?",
-            "accel": "KVM" if hotdimm_vm.kvm_usable() else "TCG"}
+            "accel": hotdimm_vm.accel_line()}
 
 
 def plot(S, sizes, outdir):
@@ -1056,7 +1062,9 @@ def update_readme(md_section):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--kernel", default=os.environ.get("BENCH_KERNEL", "6.1.0-56-amd64"))
+    ap.add_argument("--kernel", default=os.environ.get("BENCH_KERNEL"),
+                    help="guest kernel (default: the oldest installed stock kernel that "
+                         "scripts/kernels.sh finds, i.e. Debian 12's 6.1)")
     ap.add_argument("--configs", default=os.environ.get("BENCH_CONFIGS", "abcd"),
                     help="which configurations (default abcd)")
     ap.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", 3)),
@@ -1111,6 +1119,18 @@ def main():
             setattr(args, k, data["args"][k])
         return report(data, sizes, args, outdir, data["runtime_s"], [])
 
+    if not args.kernel:
+        found = hotdimm_vm.kernels()
+        if not found:
+            log("no kernel with headers installed (run scripts/deps.sh as root)")
+            return 1
+        args.kernel = found[0]
+    try:
+        hotdimm_vm.kernel_info(args.kernel)
+    except VMError as e:
+        log(f"kernel {args.kernel}: {e}")
+        return 1
+    log(hotdimm_vm.accel_line())
     shutil.rmtree(logroot, ignore_errors=True)
     try:
         ko = build_module(args.kernel)
@@ -1194,7 +1214,24 @@ def main():
     data["runtime_s"] = runtime
     data["bad_logs"] = bad_logs
     (outdir / "raw.json").write_text(json.dumps(data, indent=1, default=str))
-    return report(data, sizes, args, outdir, runtime, bad_logs)
+    # A configuration without a single measured boot makes the run fail;
+    # without any measured configuration there is no table at all.
+    missing = {k: (cd.get("error") or "; ".join(r.get("error", "no data")
+                                                for r in cd["reps"]) or "no boot ran")
+               for k, cd in data["configs"].items()
+               if not any("plug" in r for r in cd["reps"])}
+    for k, why in missing.items():
+        log(f"config ({k}) {CONFIGS[k]['label']}: no data: {why}")
+    if len(missing) == len(data["configs"]):
+        (outdir / "results.md").unlink(missing_ok=True)
+        log("no configuration could run: no results written")
+        return 1
+    rc = report(data, sizes, args, outdir, runtime, bad_logs)
+    if missing:
+        log(f"{len(missing)} of {len(data['configs'])} configurations could not run: "
+            + ", ".join(f"({k})" for k in missing))
+        return 1
+    return rc
 
 
 def report(data, sizes, args, outdir, runtime, bad_logs):
