@@ -8,12 +8,15 @@
 # Its headers' tools need trixie's glibc, so they run in a trixie chroot:
 #
 #   $HOTDIMM_STATE/trixie/              debootstrap --variant=minbase trixie,
-#                                       with trixie-backports, gcc, make, dkms
-#                                       and linux-headers-amd64 from backports
+#                                       with trixie-backports, gcc, make, dkms,
+#                                       sparse and linux-headers-amd64 from
+#                                       backports
 #   $HOTDIMM_STATE/kernels/KVER/root/   the guest kernel's packages unpacked
-#                                       with dpkg-deb -x (not installed):
-#                                       linux-binary (vmlinuz), linux-modules,
-#                                       linux-base (config, System.map)
+#                                       with dpkg-deb -x (not installed on the
+#                                       host): linux-binary (vmlinuz),
+#                                       linux-modules, linux-base (config,
+#                                       System.map); the module tree is also
+#                                       installed in the chroot, for DKMS
 #
 # HOTDIMM_STATE defaults to /var/lib/hotdimm: outside the clone, so a
 # machine builds it once. The mirror is the one the machine's apt sources
@@ -24,6 +27,7 @@ set -euo pipefail
 STATE=${HOTDIMM_STATE:-/var/lib/hotdimm}
 CHROOT=$STATE/trixie
 KERNELS=$STATE/kernels
+CHROOT_PKGS=(gcc make libc6-dev dkms kmod xz-utils sparse)
 
 log() { echo "deps-newest: $*"; }
 die() { echo "deps-newest: $*" >&2; exit 1; }
@@ -51,14 +55,47 @@ if [ ! -f "$CHROOT/.hotdimm-ready" ]; then
 		{ tail -n 20 "$STATE/debootstrap.log" >&2; die "debootstrap failed (log: $STATE/debootstrap.log)"; }
 	echo "deb $repo trixie-backports main" > "$CHROOT/etc/apt/sources.list.d/backports.list"
 	in_chroot apt-get update -qq
-	log "installing the build tools and the trixie-backports headers in the chroot"
-	in_chroot apt-get install -y -qq --no-install-recommends \
-		gcc make libc6-dev dkms kmod xz-utils >/dev/null
+	log "installing the trixie-backports headers in the chroot"
 	in_chroot apt-get install -y -qq --no-install-recommends \
 		-t trixie-backports linux-headers-amd64 >/dev/null
 	touch "$CHROOT/.hotdimm-ready"
 	log "chroot ready in $(($(date +%s) - t0)) s"
 fi
+
+# Build and DKMS tools in the chroot (checked on every run, so that a list
+# that grew reaches chroots made before).
+missing=()
+for p in "${CHROOT_PKGS[@]}"; do
+	in_chroot dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	log "installing in the chroot: ${missing[*]}"
+	in_chroot apt-get update -qq
+	in_chroot apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+		die "apt-get install ${missing[*]} in the chroot failed"
+fi
+
+# Debian's 7.x headers packages omit scripts/checker-valid.sh, which kbuild
+# runs for C=1/C=2 (sparse) and which must print 1 when the checker works;
+# without it, `make C=2` silently checks nothing. Supply one that says so
+# only when the checker really parses a C file.
+for c in "$CHROOT"/usr/src/linux-headers-*-common; do
+	[ -d "$c/scripts" ] || continue
+	[ -e "$c/scripts/checker-valid.sh" ] && continue
+	log "adding the missing scripts/checker-valid.sh to ${c##*/}"
+	cat > "$c/scripts/checker-valid.sh" <<'CHECKER'
+#!/bin/sh
+# Added by hotdimm's scripts/deps-newest.sh: prints 1 when the checker
+# ("$@", e.g. sparse with its flags) runs and parses a C file.
+command -v "$1" >/dev/null 2>&1 || { echo 0; exit 0; }
+f=$(mktemp --suffix=.c) || { echo 0; exit 0; }
+echo 'int hotdimm_checker_probe(void) { return 0; }' > "$f"
+if "$@" "$f" >/dev/null 2>&1; then echo 1; else echo 0; fi
+rm -f "$f"
+CHECKER
+	chmod 755 "$c/scripts/checker-valid.sh"
+done
 
 # 2. The guest kernel of every headers package the chroot has.
 for h in "$CHROOT"/usr/src/linux-headers-*-amd64; do
@@ -90,5 +127,24 @@ for h in "$CHROOT"/usr/src/linux-headers-*-amd64; do
 		die "depmod for $kver failed"
 	touch "$dir/.hotdimm-ready"
 	log "$kver unpacked in $dir/root"
+done
+
+# 3. The kernel's module tree inside the chroot too (not its image), so that
+# DKMS there installs into a real kernel tree and runs depmod on it.
+for h in "$CHROOT"/usr/src/linux-headers-*-amd64; do
+	[ -d "$h" ] || continue
+	kver=${h##*/linux-headers-}
+	in_chroot dpkg-query -W -f='${Status}' "linux-modules-$kver" 2>/dev/null |
+		grep -q 'install ok installed' && continue
+	debs=()
+	for d in "$KERNELS/$kver"/debs/*.deb; do
+		case "${d##*/}" in linux-binary-*) continue ;; esac
+		cp "$d" "$CHROOT/tmp/"
+		debs+=("/tmp/${d##*/}")
+	done
+	log "installing the $kver module tree in the chroot"
+	in_chroot apt-get install -y -qq --no-install-recommends "${debs[@]}" >/dev/null ||
+		die "installing ${debs[*]} in the chroot failed"
+	rm -f "$CHROOT"/tmp/*.deb
 done
 log "ok"

@@ -42,11 +42,7 @@ rm -rf "$IN"
 mkdir -p "$IN"
 (cd "$DIR" && tar cf - .) | (cd "$IN" && tar xpf -)
 rc=0
-# objtool reads /proc: mount it in a private mount namespace, which goes
-# away with the build (nothing stays mounted, also when killed).
-unshare -m --propagation private sh -c 'mount -t proc proc "$1/proc" && shift && exec "$@"' \
-	sh "$CHROOT" chroot "$CHROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-	LC_ALL=C make -C "$KDIR_IN" M="$DIR" "$@" || rc=$?
+"$(dirname "$0")/in-chroot.sh" "$CHROOT" make -C "$KDIR_IN" M="$DIR" "$@" || rc=$?
 (cd "$IN" && tar cf - .) | (cd "$DIR" && tar xpf -)
 rm -rf "$IN"
 exit $rc

@@ -35,10 +35,10 @@ static unsigned int hd_emulated_nr;
  * /sys/firmware/memmap/N/{start,end,type} shows (CONFIG_FIRMWARE_MEMMAP);
  * the kernel exports no function that reads it on every supported kernel
  * (e820__mapped_raw_any() is reserved to KVM's modules since 6.19), so it
- * is read from there: N counts up from 0, "end" is inclusive. Called from
- * module init, in the context of the process loading the module.
+ * is read from there, through hotdimm's internal sysfs mount: N counts up
+ * from 0, "end" is inclusive.
  */
-#define HD_FWMAP "/sys/firmware/memmap"
+#define HD_FWMAP "firmware/memmap"
 #define HD_FWMAP_MAX 512
 
 static int hd_fwmap_read(unsigned int n, const char *name, char *buf, size_t len)
@@ -49,7 +49,7 @@ static int hd_fwmap_read(unsigned int n, const char *name, char *buf, size_t len
 	ssize_t ret;
 
 	snprintf(path, sizeof(path), HD_FWMAP "/%u/%s", n, name);
-	f = filp_open(path, O_RDONLY, 0);
+	f = hotdimm_sysfs_open(path, O_RDONLY);
 	if (IS_ERR(f))
 		return PTR_ERR(f);
 	ret = kernel_read(f, buf, len - 1, &pos);
@@ -162,7 +162,7 @@ int hotdimm_emulated_init(const char *dimms)
 		return -ENOMEM;
 	nr_ram = hd_fwmap_ram(ram, HD_FWMAP_MAX);
 	if (nr_ram < 0) {
-		pr_err("dimms: cannot read the firmware memory map from " HD_FWMAP " (%d); emulated DIMMs need CONFIG_FIRMWARE_MEMMAP\n",
+		pr_err("dimms: cannot read the firmware memory map from /sys/" HD_FWMAP " (%d); emulated DIMMs need CONFIG_FIRMWARE_MEMMAP\n",
 		       nr_ram);
 		kfree(ram);
 		return -EOPNOTSUPP;

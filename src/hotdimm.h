@@ -156,6 +156,7 @@ void hotdimm_acct_gather(struct hotdimm_dev *hd, struct hotdimm_acct_input *in);
 /* online.c: the zone-steering mechanism. */
 int hotdimm_online_init(void);
 void hotdimm_online_exit(void);
+struct file *hotdimm_sysfs_open(const char *path, int flags);
 int hotdimm_online_block(struct hotdimm_dev *hd, u64 idx,
 			 enum hotdimm_zone zone);
 

@@ -17,7 +17,10 @@
  *     onlining into any other zone is refused: this catches the kernel's
  *     auto-onlining inside add_memory_driver_managed() and udev rules.
  *  2. Writing "online_movable" / "online_kernel" to the block's sysfs state
- *     file from a kernel thread onlines it into that zone. The store handler
+ *     file from a kernel thread onlines it into that zone. The file is
+ *     opened through hotdimm's own internal sysfs mount: a kernel thread's
+ *     root need not be the one where userspace mounted /sys (since 7.x it
+ *     is not, and a process may have none). The store handler
  *     only trylocks the device hotplug lock and, when contended, returns
  *     -ERESTARTNOINTR with TIF_SIGPENDING set on the caller: we flush the
  *     signal and retry. This must not run under any lock the hotplug path
@@ -34,6 +37,7 @@
 #include <linux/fs.h>
 #include <linux/memory.h>
 #include <linux/mm.h>
+#include <linux/mount.h>
 #include <linux/sched/signal.h>
 
 #include "compat.h"
@@ -41,6 +45,18 @@
 
 /* How long to keep retrying a contended device hotplug lock. */
 #define HOTDIMM_ONLINE_TRIES	2000
+
+/* An internal mount of sysfs, independent of anyone's root directory. */
+static struct vfsmount *hd_sysfs;
+
+/*
+ * Open @path (relative to the sysfs root, e.g. "devices/system/memory")
+ * through the internal mount. Any context that may sleep.
+ */
+struct file *hotdimm_sysfs_open(const char *path, int flags)
+{
+	return file_open_root_mnt(hd_sysfs, path, flags, 0);
+}
 
 static enum hotdimm_block_state hd_zone_state(unsigned long pfn)
 {
@@ -148,11 +164,11 @@ int hotdimm_online_block(struct hotdimm_dev *hd, u64 idx, enum hotdimm_zone zone
 	ssize_t ret;
 	int tries;
 
-	snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%llu/state",
+	snprintf(path, sizeof(path), "devices/system/memory/memory%llu/state",
 		 addr / memory_block_size_bytes());
-	f = filp_open(path, O_WRONLY, 0);
+	f = hotdimm_sysfs_open(path, O_WRONLY);
 	if (IS_ERR(f)) {
-		dev_err(hd->dev, "cannot open %s: %ld\n", path, PTR_ERR(f));
+		dev_err(hd->dev, "cannot open /sys/%s: %ld\n", path, PTR_ERR(f));
 		return PTR_ERR(f);
 	}
 	for (tries = 0; tries < HOTDIMM_ONLINE_TRIES; tries++) {
@@ -179,10 +195,32 @@ int hotdimm_online_block(struct hotdimm_dev *hd, u64 idx, enum hotdimm_zone zone
 
 int hotdimm_online_init(void)
 {
-	return register_memory_notifier(&hd_memory_nb);
+	struct file_system_type *sysfs = get_fs_type("sysfs");
+	int ret;
+
+	if (!sysfs) {
+		pr_err("no sysfs in this kernel; hotdimm needs it to online memory\n");
+		return -ENODEV;
+	}
+	/* sysfs is built in: get_fs_type() took no module reference. */
+	hd_sysfs = kern_mount(sysfs);
+	if (IS_ERR(hd_sysfs)) {
+		ret = PTR_ERR(hd_sysfs);
+		pr_err("cannot mount sysfs internally: %d\n", ret);
+		return ret;
+	}
+	ret = register_memory_notifier(&hd_memory_nb);
+	if (ret)
+		goto err_unmount;
+	return 0;
+
+err_unmount:
+	kern_unmount(hd_sysfs);
+	return ret;
 }
 
 void hotdimm_online_exit(void)
 {
 	unregister_memory_notifier(&hd_memory_nb);
+	kern_unmount(hd_sysfs);
 }

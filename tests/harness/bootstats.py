@@ -26,7 +26,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kernel", default=None)
     ap.add_argument("-n", type=int, default=20, help="boots per setting")
-    ap.add_argument("opts", nargs="*", default=["", ",thread=single"])
+    ap.add_argument("opts", nargs="*", default=[",thread=multi", ",thread=single"])
     a = ap.parse_args()
     kver = a.kernel or hv.kernels()[-1]
     res = {o: {"t": [], "crash": []} for o in a.opts}
