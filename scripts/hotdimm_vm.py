@@ -5,11 +5,11 @@ Python 3 standard library only. Used by the guest tests (tests/guest/),
 `make demo` (scripts/demo.sh) and the benchmark.
 
     import sys; sys.path.insert(0, "scripts")
-    from hotdimm_vm import VM, build_module
+    from hotdimm_vm import VM, build_module, kernels
 
-    ko = build_module("6.1.0-56-amd64")
-    with VM("6.1.0-56-amd64", mem="3G", append="mem=1G",
-            extra_files=[ko]) as vm:
+    kver = kernels()[0]                 # discovered, never pinned
+    ko = build_module(kver)
+    with VM(kver, mem="3G", append="mem=1G", extra_files=[ko]) as vm:
         rc, out = vm.run("insmod /hotdimm.ko dimms=1G@0x40000000")
         print(vm.read("/sys/bus/platform/devices/hotdimm.0/blocks"))
         vm.qmp("query-memory-devices")
@@ -343,7 +343,8 @@ def _set_pdeathsig(sig=signal.SIGKILL):
 class VM:
     """One QEMU guest. Use as a context manager, or call start()/stop().
 
-    kver          kernel version: /boot/vmlinuz-KVER and /lib/modules/KVER
+    kver          kernel version, one of kernels(); its image and modules are
+                  where scripts/kernels.sh --env says
     mem           -m size, e.g. "3G"; maxmem/slots add ",maxmem=..,slots=.."
     smp           vCPUs (2), or a full -smp value such as "2,sockets=2"
     cpu           -cpu model ("max"); with -numa and one CPU per node use

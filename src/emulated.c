@@ -162,8 +162,8 @@ int hotdimm_emulated_init(const char *dimms)
 		return -ENOMEM;
 	nr_ram = hd_fwmap_ram(ram, HD_FWMAP_MAX);
 	if (nr_ram < 0) {
-		pr_err("dimms: cannot read the firmware memory map from /sys/" HD_FWMAP " (%d); emulated DIMMs need CONFIG_FIRMWARE_MEMMAP\n",
-		       nr_ram);
+		pr_err("dimms: cannot read the firmware memory map from /sys/%s (%d); emulated DIMMs need CONFIG_FIRMWARE_MEMMAP\n",
+		       HD_FWMAP, nr_ram);
 		kfree(ram);
 		return -EOPNOTSUPP;
 	}

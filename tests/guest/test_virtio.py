@@ -512,7 +512,7 @@ def modprobe_conf(vm, ctx):
     DKMS leave it): udev's modalias lookup loads hotdimm and not virtio_mem,
     and `modprobe virtio_mem` loads hotdimm first."""
     conf = str(hv.SCRIPTS / "hotdimm-modprobe.conf")
-    src = f"/lib/modules/{ctx.kver}"
+    src = hv.kernel_info(ctx.kver)["MODDIR"]
     alias = "virtio:d00000018v00001AF4"
     root = tempfile.mkdtemp(prefix="hotdimm-modprobe-")
     try:
