@@ -35,8 +35,11 @@ die() { echo "deps-newest: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot)"
 export DEBIAN_FRONTEND=noninteractive
 
-in_chroot() { chroot "$CHROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-	DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
+# (apt in a chroot without /dev/pts says "Can not write log"; harmless.)
+in_chroot() {
+	chroot "$CHROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+		DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@" 2> >(grep -v 'posix_openpt' >&2)
+}
 
 repo=$(apt-get indextargets --format '$(REPO_URI)' 'Release: bookworm' | head -n1)
 [ -n "$repo" ] || die "no 'bookworm' suite in the apt sources; cannot derive the mirror"

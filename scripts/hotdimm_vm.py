@@ -1037,7 +1037,7 @@ class Dev:
         return self.vm.read(f"{self.path}/{name}")
 
     def attrs(self):
-        """All DESIGN.md attributes in one guest command: {name: value}."""
+        """All per-device attributes (README, sysfs interface) in one guest command: {name: value}."""
         script = "; ".join(f"printf '%s=' {a}; cat {self.path}/{a} 2>&1 || echo '<missing>'"
                            for a in DEV_ATTRS)
         out = {}

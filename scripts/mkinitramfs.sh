@@ -10,7 +10,7 @@
 #   /bin/busybox + one link per applet (/sbin, /usr/bin, /usr/sbin -> /bin)
 #   /init                 mounts proc/sys/devtmpfs/debugfs, loads the
 #                         in-tree virtio modules the guest needs (those that
-#                         are modules in KVER, in the order DESIGN.md gives),
+#                         are modules in KVER, in dependency order),
 #                         then execs busybox init, which runs (and respawns)
 #                         /bin/hotdimm-serve: the command loop on /dev/ttyS1
 #   /lib/modules/NAME.ko  virtio_ring, virtio, virtio_pci_modern_dev,

@@ -640,6 +640,11 @@ static struct platform_driver hotdimm_driver = {
 		.dev_groups = hotdimm_dev_groups,
 		/* Unbinding through sysfs would unplug memory behind our back. */
 		.suppress_bind_attrs = true,
+		/*
+		 * hotdimm_register_device() learns from pdev->dev.driver whether
+		 * probe worked; also with async_probe=1 it must have run.
+		 */
+		.probe_type = PROBE_FORCE_SYNCHRONOUS,
 	},
 };
 
@@ -691,7 +696,7 @@ int hotdimm_register_device(struct device *parent,
 		ida_free(&hotdimm_ida, id);
 		return PTR_ERR(pdev);
 	}
-	/* Probe runs synchronously; an unbound device means it failed. */
+	/* Probe is forced synchronous; an unbound device means it failed. */
 	if (!READ_ONCE(pdev->dev.driver)) {
 		platform_device_unregister(pdev);
 		ida_free(&hotdimm_ida, id);

@@ -10,7 +10,7 @@
  * (auto_online_blocks=offline, Debian's 6.1 default) or is onlined by the
  * kernel's own policy (often ZONE_NORMAL, from where it cannot be taken back).
  *
- * What it relies on (verified on 6.1 and 6.12, see DESIGN.md):
+ * What it relies on (verified in guests on 6.1, 6.12 and 7.3):
  *  1. A memory notifier sees MEM_GOING_ONLINE after the zone has been
  *     assigned; NOTIFY_BAD cancels that onlining cleanly and the block stays
  *     offline. While the driver steers a block (block->want is set), an

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Per-device sysfs attributes (/sys/bus/platform/devices/hotdimm.N/).
- * Names and units are an interface (DESIGN.md section 3): sizes in decimal
- * bytes, region_start in 0x hex, blocks one character per memory block.
+ * Names and units are an interface (README, "sysfs interface"): sizes in
+ * decimal bytes, region_start in 0x hex, blocks one character per memory
+ * block.
  */
 #include <linux/device.h>
 #include <linux/slab.h>

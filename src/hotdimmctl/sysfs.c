@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Reading and writing hotdimm's sysfs attributes (DESIGN.md section 3) and
- * /proc/iomem. Every path is prefixed with $HOTDIMM_SYSFS_ROOT so that the
+ * Reading and writing hotdimm's sysfs attributes (README, "sysfs
+ * interface") and /proc/iomem. Every path is prefixed with $HOTDIMM_SYSFS_ROOT so that the
  * tests can point the tool at a fake tree.
  */
 #include <dirent.h>

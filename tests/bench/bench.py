@@ -119,8 +119,8 @@ def parse_zoneinfo(text):
 
 def predict_split(kernel_early, cma, nblocks, block_pages, ratio=301):
     """Zone of each block when a device plugs nblocks blocks one by one under
-    the auto-movable semantics (DESIGN.md section 1; the kernel's policy for
-    one dynamic memory group is the same): a block goes movable while
+    the auto-movable semantics (README, "Module parameters"; the kernel's
+    policy for one dynamic memory group is the same): a block goes movable while
     movable <= ratio% of (boot kernel memory - CMA + the device's own kernel
     memory), counting CMA as movable. Returns a string of 'K'/'M'."""
     dev_k = dev_m = 0

@@ -269,6 +269,22 @@ def sc_reload(vm, ctx):
         check_clean(vm, base, f"rmmod in cycle {cycle}")
 
 
+@scenario("emulated-async-probe")
+def sc_async_probe(vm, ctx):
+    """async_probe=1 (the module loader's generic parameter) must not break
+    device registration: the device exists and resizes."""
+    base = snapshot(vm)
+    rc, out = insmod(vm, f"dimms=1G@{HIDDEN:#x} async_probe=1", expect_ok=False)
+    expect(rc == 0, f"insmod with async_probe=1 failed: {out.strip()}")
+    d = Dev(vm, 0)
+    resize(vm, d, 256 * MiB)
+    check_step(vm, [d], base, ctx, "async_probe=1, 256M")
+    resize(vm, d, 0)
+    rc, out = vm.run("rmmod hotdimm", 180)
+    expect(rc == 0, f"rmmod failed: {out.strip()}")
+    check_clean(vm, base, "rmmod after async_probe=1")
+
+
 @scenario("emulated-shrink-busy")
 def sc_shrink_busy(vm, ctx):
     """Shrink to 0 while a process and tmpfs hold data in the DIMM."""
@@ -315,7 +331,8 @@ def _reset(vm):
 
 GROUPS = [
     Group("emulated",
-          [sc_resize, sc_two, sc_bad_dimms, sc_bad_sysfs, sc_reload, sc_shrink_busy],
+          [sc_resize, sc_two, sc_bad_dimms, sc_bad_sysfs, sc_reload, sc_async_probe,
+           sc_shrink_busy],
           vm=dict(mem="4G", append="mem=1G"),
           needs=("module", "memhold"),
           reset=_reset),

@@ -16,7 +16,7 @@ import sys
 DEVICES_DIR = "sys/bus/platform/devices"
 PARAMS_DIR = "sys/module/hotdimm/parameters"
 
-# Every per-device attribute of DESIGN.md section 3.
+# Every per-device attribute the README documents.
 DEVICE_ATTRS = ("transport", "region_start", "region_size", "block_size",
                 "node", "requested_size", "plugged_size", "kernel_size",
                 "movable_size", "offline_size", "movable_ratio", "blocks",
