@@ -23,6 +23,15 @@
  * Transitions: UNPLUGGED -> PLUGGED -> OFFLINE -> KERNEL|MOVABLE and back.
  * The state is only ever changed through hotdimm_block_set(), which keeps
  * the per-state counters exact.
+ *
+ * Sub-blocks: a block is split into sb_per_block (at most 64) sub-blocks of
+ * max(pageblock, device block, block / 64) bytes, 2 MiB on x86-64. A block
+ * that is not UNPLUGGED may have "holes": sub-blocks that are not plugged
+ * at the transport. Their pages belong to hotdimm (PageOffline, never in the
+ * buddy allocator, not counted as managed memory) and must never be read or
+ * written. A block with holes is shown as 'k' (kernel zone), 'm' (movable)
+ * or 'p' (offline or not added). The holes are only ever changed through
+ * hotdimm_block_set_holes(), which keeps the per-state hole counters exact.
  */
 enum hotdimm_block_state {
 	HOTDIMM_BLOCK_UNPLUGGED = 0,
@@ -46,18 +55,63 @@ struct hotdimm_block {
 	u16 fails;	/* consecutive failed removal attempts */
 	u64 seq;	/* when it was added: larger is newer */
 	u64 retry_at;	/* do not retry removal before this tick */
+	u64 holes;	/* sub-blocks not plugged at the transport (bit i) */
+	u64 fresh;	/* holes whose pages never went to the buddy allocator */
+	u64 pinned;	/* sub-blocks that must stay plugged (memmap on them) */
 };
 
 struct hotdimm_blocks {
 	u64 nr;
-	u64 count[HOTDIMM_BLOCK_NR_STATES];
+	unsigned int sb_per_block;		/* 1..64 */
+	u64 count[HOTDIMM_BLOCK_NR_STATES];	/* blocks per state */
+	u64 holes[HOTDIMM_BLOCK_NR_STATES];	/* hole sub-blocks per state */
 	u64 next_seq;
 	struct hotdimm_block *b;
 };
 
-/* @arr must hold @nr entries; all blocks start UNPLUGGED. */
+/*
+ * @arr must hold @nr entries of @sb_per_block (1..64) sub-blocks each; all
+ * blocks start UNPLUGGED.
+ */
 void hotdimm_blocks_init(struct hotdimm_blocks *bk, struct hotdimm_block *arr,
-			 u64 nr);
+			 u64 nr, unsigned int sb_per_block);
+
+/* Mask with one bit per sub-block of a block. */
+u64 hotdimm_sb_mask(const struct hotdimm_blocks *bk);
+
+/* Number of bits set in @mask. */
+unsigned int hotdimm_popcount(u64 mask);
+
+/*
+ * The single setter of a block's holes (bits of sub-blocks not plugged at
+ * the transport); keeps the per-state hole counters. Only for blocks that
+ * are not UNPLUGGED (an UNPLUGGED block has no holes: nothing is plugged).
+ */
+void hotdimm_block_set_holes(struct hotdimm_blocks *bk, u64 idx, u64 holes);
+
+/* Sub-blocks plugged at the transport: in block @idx, in all blocks, in
+ * blocks of @state.
+ */
+unsigned int hotdimm_block_plugged_sb(const struct hotdimm_blocks *bk, u64 idx);
+u64 hotdimm_blocks_plugged_sb(const struct hotdimm_blocks *bk);
+u64 hotdimm_blocks_state_sb(const struct hotdimm_blocks *bk,
+			    enum hotdimm_block_state state);
+
+/*
+ * Block whose holes to fill when growing: an online block with holes
+ * (lowest first), else an offline or not added one. -1 when none.
+ */
+long long hotdimm_blocks_pick_fill(const struct hotdimm_blocks *bk);
+
+/*
+ * Online block to take sub-blocks from when no whole block can go: blocks
+ * with holes first (finish what was started), then MOVABLE, then KERNEL
+ * (only if @kernel_ok), newest first; skipping blocks in backoff at @now
+ * and blocks with nothing left to take (everything plugged is pinned).
+ * -1 when none.
+ */
+long long hotdimm_blocks_pick_partial(const struct hotdimm_blocks *bk, u64 now,
+				      bool kernel_ok);
 
 /* The single setter of a block's state; keeps counters and add order. */
 void hotdimm_block_set(struct hotdimm_blocks *bk, u64 idx,
@@ -66,8 +120,8 @@ void hotdimm_block_set(struct hotdimm_blocks *bk, u64 idx,
 /* Blocks that are plugged at the transport (anything but UNPLUGGED). */
 u64 hotdimm_blocks_plugged(const struct hotdimm_blocks *bk);
 
-/* '-', 'o', 'K' or 'M'. */
-char hotdimm_block_char(enum hotdimm_block_state state);
+/* '-', 'o', 'K' or 'M'; with holes 'p', 'k' or 'm'. */
+char hotdimm_block_char(enum hotdimm_block_state state, bool holes);
 
 /*
  * Writes one character per block plus a NUL into @buf (at most @len bytes,
@@ -85,13 +139,14 @@ long long hotdimm_blocks_pick_add(const struct hotdimm_blocks *bk);
 /*
  * Next block to shrink by, in this order: PLUGGED, then OFFLINE, then
  * MOVABLE, then KERNEL (only if @kernel_ok), newest first within each
- * state; blocks whose retry_at lies after @now are skipped. With
- * @plugged_only, only PLUGGED blocks (out of Linux, waiting for the
- * transport to unplug them) are candidates. Returns the index, or -1 when
- * no candidate is ready.
+ * state; blocks whose retry_at lies after @now, and blocks with more than
+ * @max_sb sub-blocks plugged, are skipped. With @plugged_only, only PLUGGED
+ * blocks (out of Linux, waiting for the transport to unplug them) are
+ * candidates. Returns the index, or -1 when no candidate is ready.
  */
 long long hotdimm_blocks_pick_remove(const struct hotdimm_blocks *bk, u64 now,
-				     bool kernel_ok, bool plugged_only);
+				     bool kernel_ok, bool plugged_only,
+				     u64 max_sb);
 
 /* Blocks added to Linux (OFFLINE, KERNEL or MOVABLE). */
 u64 hotdimm_blocks_in_linux(const struct hotdimm_blocks *bk);

@@ -14,15 +14,19 @@
 #endif
 
 void hotdimm_blocks_init(struct hotdimm_blocks *bk, struct hotdimm_block *arr,
-			 u64 nr)
+			 u64 nr, unsigned int sb_per_block)
 {
 	u64 i;
 
 	bk->nr = nr;
 	bk->b = arr;
 	bk->next_seq = 1;
-	for (i = 0; i < HOTDIMM_BLOCK_NR_STATES; i++)
+	bk->sb_per_block = sb_per_block < 1 ? 1 :
+			   sb_per_block > 64 ? 64 : sb_per_block;
+	for (i = 0; i < HOTDIMM_BLOCK_NR_STATES; i++) {
 		bk->count[i] = 0;
+		bk->holes[i] = 0;
+	}
 	bk->count[HOTDIMM_BLOCK_UNPLUGGED] = nr;
 	for (i = 0; i < nr; i++) {
 		arr[i].state = HOTDIMM_BLOCK_UNPLUGGED;
@@ -30,7 +34,125 @@ void hotdimm_blocks_init(struct hotdimm_blocks *bk, struct hotdimm_block *arr,
 		arr[i].fails = 0;
 		arr[i].seq = 0;
 		arr[i].retry_at = 0;
+		arr[i].holes = 0;
+		arr[i].fresh = 0;
+		arr[i].pinned = 0;
 	}
+}
+
+u64 hotdimm_sb_mask(const struct hotdimm_blocks *bk)
+{
+	return bk->sb_per_block >= 64 ? U64_MAX :
+	       (((u64)1 << bk->sb_per_block) - 1);
+}
+
+unsigned int hotdimm_popcount(u64 mask)
+{
+	unsigned int n = 0;
+
+	while (mask) {
+		mask &= mask - 1;
+		n++;
+	}
+	return n;
+}
+
+void hotdimm_block_set_holes(struct hotdimm_blocks *bk, u64 idx, u64 holes)
+{
+	struct hotdimm_block *b = &bk->b[idx];
+
+	if (b->state == HOTDIMM_BLOCK_UNPLUGGED)
+		holes = 0;
+	holes &= hotdimm_sb_mask(bk);
+	bk->holes[b->state] -= hotdimm_popcount(b->holes);
+	bk->holes[b->state] += hotdimm_popcount(holes);
+	b->holes = holes;
+	b->fresh &= holes;
+}
+
+unsigned int hotdimm_block_plugged_sb(const struct hotdimm_blocks *bk, u64 idx)
+{
+	const struct hotdimm_block *b = &bk->b[idx];
+
+	if (b->state == HOTDIMM_BLOCK_UNPLUGGED)
+		return 0;
+	return bk->sb_per_block - hotdimm_popcount(b->holes);
+}
+
+u64 hotdimm_blocks_state_sb(const struct hotdimm_blocks *bk,
+			    enum hotdimm_block_state state)
+{
+	if (state == HOTDIMM_BLOCK_UNPLUGGED)
+		return 0;
+	return bk->count[state] * bk->sb_per_block - bk->holes[state];
+}
+
+u64 hotdimm_blocks_plugged_sb(const struct hotdimm_blocks *bk)
+{
+	u64 n = 0;
+	int s;
+
+	for (s = HOTDIMM_BLOCK_PLUGGED; s < HOTDIMM_BLOCK_NR_STATES; s++)
+		n += hotdimm_blocks_state_sb(bk, s);
+	return n;
+}
+
+long long hotdimm_blocks_pick_fill(const struct hotdimm_blocks *bk)
+{
+	long long other = -1;
+	u64 i;
+
+	for (i = 0; i < bk->nr; i++) {
+		const struct hotdimm_block *b = &bk->b[i];
+
+		if (b->state == HOTDIMM_BLOCK_UNPLUGGED || !b->holes)
+			continue;
+		if (b->state == HOTDIMM_BLOCK_KERNEL ||
+		    b->state == HOTDIMM_BLOCK_MOVABLE)
+			return (long long)i;
+		if (other < 0)
+			other = (long long)i;
+	}
+	return other;
+}
+
+long long hotdimm_blocks_pick_partial(const struct hotdimm_blocks *bk, u64 now,
+				      bool kernel_ok)
+{
+	static const u8 order[] = {
+		HOTDIMM_BLOCK_MOVABLE, HOTDIMM_BLOCK_KERNEL,
+	};
+	u64 full = hotdimm_sb_mask(bk), i;
+	int pass;
+	size_t k;
+
+	/* Pass 0: blocks that already have holes; pass 1: any. */
+	for (pass = 0; pass < 2; pass++) {
+		for (k = 0; k < ARRAY_SIZE(order); k++) {
+			long long best = -1;
+			u64 best_seq = 0;
+
+			if (order[k] == HOTDIMM_BLOCK_KERNEL && !kernel_ok)
+				break;
+			for (i = 0; i < bk->nr; i++) {
+				const struct hotdimm_block *b = &bk->b[i];
+
+				if (b->state != order[k] || b->retry_at > now)
+					continue;
+				if (!pass && !b->holes)
+					continue;
+				if (((b->holes | b->pinned) & full) == full)
+					continue;
+				if (best < 0 || b->seq >= best_seq) {
+					best = (long long)i;
+					best_seq = b->seq;
+				}
+			}
+			if (best >= 0)
+				return best;
+		}
+	}
+	return -1;
 }
 
 void hotdimm_block_set(struct hotdimm_blocks *bk, u64 idx,
@@ -46,7 +168,11 @@ void hotdimm_block_set(struct hotdimm_blocks *bk, u64 idx,
 	if (state == HOTDIMM_BLOCK_UNPLUGGED) {
 		b->seq = 0;
 		b->want = HOTDIMM_ZONE_NONE;
+		hotdimm_block_set_holes(bk, idx, 0);
+		b->pinned = 0;
 	}
+	bk->holes[b->state] -= hotdimm_popcount(b->holes);
+	bk->holes[state] += hotdimm_popcount(b->holes);
 	bk->count[b->state]--;
 	bk->count[state]++;
 	b->state = state;
@@ -57,18 +183,18 @@ u64 hotdimm_blocks_plugged(const struct hotdimm_blocks *bk)
 	return bk->nr - bk->count[HOTDIMM_BLOCK_UNPLUGGED];
 }
 
-char hotdimm_block_char(enum hotdimm_block_state state)
+char hotdimm_block_char(enum hotdimm_block_state state, bool holes)
 {
 	switch (state) {
 	case HOTDIMM_BLOCK_UNPLUGGED:
 		return '-';
 	case HOTDIMM_BLOCK_PLUGGED:
 	case HOTDIMM_BLOCK_OFFLINE:
-		return 'o';
+		return holes ? 'p' : 'o';
 	case HOTDIMM_BLOCK_KERNEL:
-		return 'K';
+		return holes ? 'k' : 'K';
 	case HOTDIMM_BLOCK_MOVABLE:
-		return 'M';
+		return holes ? 'm' : 'M';
 	default:
 		return '?';
 	}
@@ -82,7 +208,7 @@ size_t hotdimm_blocks_map(const struct hotdimm_blocks *bk, char *buf,
 	if (!len)
 		return 0;
 	for (i = 0; i < bk->nr && i + 1 < len; i++)
-		buf[i] = hotdimm_block_char(bk->b[i].state);
+		buf[i] = hotdimm_block_char(bk->b[i].state, bk->b[i].holes);
 	buf[i] = '\0';
 	return i;
 }
@@ -109,7 +235,8 @@ u64 hotdimm_blocks_in_linux(const struct hotdimm_blocks *bk)
 }
 
 long long hotdimm_blocks_pick_remove(const struct hotdimm_blocks *bk, u64 now,
-				     bool kernel_ok, bool plugged_only)
+				     bool kernel_ok, bool plugged_only,
+				     u64 max_sb)
 {
 	static const u8 order[] = {
 		HOTDIMM_BLOCK_PLUGGED, HOTDIMM_BLOCK_OFFLINE,
@@ -132,6 +259,8 @@ long long hotdimm_blocks_pick_remove(const struct hotdimm_blocks *bk, u64 now,
 			const struct hotdimm_block *b = &bk->b[i];
 
 			if (b->state != order[k] || b->retry_at > now)
+				continue;
+			if (hotdimm_block_plugged_sb(bk, i) > max_sb)
 				continue;
 			if (best < 0 || b->seq >= best_seq) {
 				best = (long long)i;

@@ -13,7 +13,10 @@
 #define HOTDIMM_COMPAT_H
 
 #include <linux/version.h>
+#include <linux/gfp.h>
 #include <linux/memory_hotplug.h>
+#include <linux/mm.h>
+#include <linux/page-flags.h>
 #include <linux/mmzone.h>
 #include <linux/platform_device.h>
 #include <linux/sizes.h>
@@ -62,6 +65,61 @@ static inline unsigned long hotdimm_zone_cma_pages(const struct zone *zone)
 #define hotdimm_timer_delete_sync(t)	del_timer_sync(t)
 #else
 #define hotdimm_timer_delete_sync(t)	timer_delete_sync(t)
+#endif
+
+/* 6.16 (probed by Kbuild): alloc_contig_range() takes acr_flags_t, not a migratetype. */
+#ifdef HOTDIMM_HAVE_ACR_FLAGS
+#define hotdimm_alloc_contig_range(s, e) \
+	alloc_contig_range(s, e, ACR_FLAGS_NONE, GFP_KERNEL)
+#else
+#define hotdimm_alloc_contig_range(s, e) \
+	alloc_contig_range(s, e, MIGRATE_MOVABLE, GFP_KERNEL)
+#endif
+
+/*
+ * 6.11 initialises hotplugged memmaps as PageOffline (not PageReserved) and
+ * makes offline_pages() leave PageOffline pages out of the managed count.
+ * Before, pages kept from the buddy at onlining must be marked PageOffline
+ * (and unreserved, or offlining sees them as unmovable), and the managed
+ * count must be given back at MEM_GOING_OFFLINE for offline_pages() to take
+ * all pages off it (and taken again at MEM_CANCEL_OFFLINE).
+ */
+#if KERNEL_VERSION(6, 11, 0) > HOTDIMM_KV
+static inline void hotdimm_keep_fresh_pages(unsigned long pfn, unsigned long nr)
+{
+	page_offline_begin();
+	for (; nr--; pfn++) {
+		__SetPageOffline(pfn_to_page(pfn));
+		ClearPageReserved(pfn_to_page(pfn));
+	}
+	page_offline_end();
+}
+
+static inline void hotdimm_release_fresh_pages(unsigned long pfn, unsigned long nr)
+{
+	for (; nr--; pfn++)
+		__ClearPageOffline(pfn_to_page(pfn));
+}
+
+static inline void hotdimm_offline_adjust_managed(unsigned long pfn, unsigned long nr,
+						  bool undo)
+{
+	adjust_managed_page_count(pfn_to_page(pfn), undo ? -(long)nr : (long)nr);
+}
+#else
+/* Already PageOffline; generic_online_page() clears it. */
+static inline void hotdimm_keep_fresh_pages(unsigned long pfn, unsigned long nr)
+{
+}
+
+static inline void hotdimm_release_fresh_pages(unsigned long pfn, unsigned long nr)
+{
+}
+
+static inline void hotdimm_offline_adjust_managed(unsigned long pfn, unsigned long nr,
+						  bool undo)
+{
+}
 #endif
 
 #endif /* HOTDIMM_COMPAT_H */

@@ -37,6 +37,16 @@ static DEFINE_IDA(hotdimm_ida);
 /* While unloading, give each block this many offline attempts. */
 #define HOTDIMM_DRAIN_TRIES	3
 
+struct hotdimm_dev *hotdimm_find_dev(u64 addr)
+{
+	struct hotdimm_dev *hd;
+
+	list_for_each_entry(hd, &hotdimm_devs, node)
+		if (addr >= hd->start && addr - hd->start < hd->size)
+			return hd;
+	return NULL;
+}
+
 static u64 hd_addr(const struct hotdimm_dev *hd, u64 idx)
 {
 	return hd->start + idx * hd->block_size;
@@ -90,16 +100,16 @@ void hotdimm_set_requested(struct hotdimm_dev *hd, u64 bytes)
 {
 	u64 target = min(bytes, hd->size);
 
-	target -= target % hd->block_size;
+	target -= target % hd->sb_size;
 	spin_lock(&hd->lock);
 	hd->requested_raw = bytes;
 	hd->requested = target;
 	hd->broken = false;
 	if (target != bytes)
 		snprintf(hd->note, sizeof(hd->note),
-			 "requested %llu MiB %s, using %llu MiB",
-			 hd_mib(bytes), bytes > hd->size ?
-			 "exceeds the region" : "is not block-aligned",
+			 "requested %llu bytes %s, using %llu MiB",
+			 bytes, bytes > hd->size ?
+			 "exceeds the region" : "is not a multiple of the device block",
 			 hd_mib(target));
 	else
 		hd->note[0] = '\0';
@@ -218,31 +228,132 @@ static void hd_decision_dbg(struct hotdimm_dev *hd, u64 idx,
 		in->total.dev_movable);
 }
 
-/* Grow by one block. Called with op_lock held. */
-static long hd_grow(struct hotdimm_dev *hd)
+/*
+ * Plug or unplug the runs of sub-blocks of block @idx that are not in
+ * @skip, at the transport. Called with op_lock held.
+ */
+static int hd_transport_runs(struct hotdimm_dev *hd, u64 idx, u64 skip,
+			     bool plug)
+{
+	int (*op)(struct hotdimm_dev *hd, u64 addr, u64 size) =
+		plug ? hd->ops->plug : hd->ops->unplug;
+	unsigned int sb = 0, n = hd->bk.sb_per_block, end;
+	int ret;
+
+	if (!op)
+		return 0;
+	while (sb < n) {
+		if (skip & BIT_ULL(sb)) {
+			sb++;
+			continue;
+		}
+		for (end = sb; end < n && !(skip & BIT_ULL(end)); end++)
+			;
+		ret = op(hd, hd_addr(hd, idx) + (u64)sb * hd->sb_size,
+			 (u64)(end - sb) * hd->sb_size);
+		if (ret)
+			return ret;
+		sb = end;
+	}
+	return 0;
+}
+
+/*
+ * Fill up to @need holes of block @idx, lowest first. A block that is not
+ * online and cannot be onlined with holes (no online-page callback) gets
+ * all of them. Called with op_lock held.
+ */
+static long hd_fill(struct hotdimm_dev *hd, u64 idx, u64 need)
+{
+	unsigned int sb;
+	u64 holes;
+	u8 state;
+	int ret;
+
+	spin_lock(&hd->lock);
+	holes = hd->bk.b[idx].holes;
+	state = hd->bk.b[idx].state;
+	spin_unlock(&hd->lock);
+	if (state < HOTDIMM_BLOCK_KERNEL && !hotdimm_sb_have_callback())
+		need = U64_MAX;
+	for (sb = 0; sb < hd->bk.sb_per_block && need; sb++) {
+		if (!(holes & BIT_ULL(sb)))
+			continue;
+		ret = hotdimm_sb_plug(hd, idx, sb);
+		if (ret)
+			return hd_failed(hd, idx, "plug", ret);
+		need--;
+	}
+	dev_dbg(hd->dev, "block %llu: holes filled, %u of %u sub-blocks plugged\n",
+		idx, hotdimm_block_plugged_sb(&hd->bk, idx), hd->bk.sb_per_block);
+	return 0;
+}
+
+/* Sub-blocks holding the memmap with memmap_on_memory: never unplugged. */
+static u64 hd_memmap_pins(const struct hotdimm_dev *hd)
+{
+	u64 bytes = (hd->block_size >> PAGE_SHIFT) * sizeof(struct page);
+	u64 n = DIV_ROUND_UP(bytes, hd->sb_size);
+
+	if (!READ_ONCE(hotdimm_memmap_on_memory))
+		return 0;
+	return n >= 64 ? U64_MAX : BIT_ULL(n) - 1;
+}
+
+/*
+ * Grow by up to @need sub-blocks: fill holes of partly plugged blocks
+ * first, then add a new block. A new block is plugged only as far as
+ * needed when the online-page callback keeps its holes out of the buddy
+ * allocator; otherwise it is plugged whole (unless the transport refuses
+ * to plug beyond the request) and the worker unplugs its tail once online.
+ * Called with op_lock held.
+ */
+static long hd_grow(struct hotdimm_dev *hd, u64 need)
 {
 	struct hotdimm_acct_input in;
 	enum hotdimm_zone zone;
 	mhp_t flags = MHP_NID_IS_MGID;
+	u64 full = hotdimm_sb_mask(&hd->bk), holes = 0, pins;
 	long long idx;
 	u8 state;
 	u64 addr;
 	int ret;
 
 	spin_lock(&hd->lock);
-	idx = hotdimm_blocks_pick_add(&hd->bk);
-	state = idx >= 0 ? hd->bk.b[idx].state : 0;
+	idx = hotdimm_blocks_pick_fill(&hd->bk);
+	if (idx < 0) {
+		idx = hotdimm_blocks_pick_add(&hd->bk);
+		state = idx >= 0 ? hd->bk.b[idx].state : 0;
+	} else {
+		state = 0xff;
+	}
 	spin_unlock(&hd->lock);
 	if (idx < 0)
 		return MAX_SCHEDULE_TIMEOUT;
+	if (state == 0xff)
+		return hd_fill(hd, idx, need);
 	addr = hd_addr(hd, idx);
 
 	if (state == HOTDIMM_BLOCK_UNPLUGGED) {
-		ret = hd->ops->plug ? hd->ops->plug(hd, addr, hd->block_size) : 0;
+		pins = hd_memmap_pins(hd);
+		if (need < hd->bk.sb_per_block && hotdimm_sb_have_callback()) {
+			holes = full & ~(BIT_ULL(need) - 1) & ~pins;
+		} else if (need < hd->bk.sb_per_block && hd->ops->exact_plug) {
+			/* Cannot plug it whole and trim it: stop short. */
+			spin_lock(&hd->lock);
+			hd_status(hd,
+				  "ok; %llu MiB short: a partly plugged block needs the online-page callback, which another driver holds",
+				  hd_mib(need * hd->sb_size));
+			spin_unlock(&hd->lock);
+			return MAX_SCHEDULE_TIMEOUT;
+		}
+		ret = hd_transport_runs(hd, idx, holes, true);
 		if (ret)
 			return hd_failed(hd, idx, "plug", ret);
 		spin_lock(&hd->lock);
 		hotdimm_block_set(&hd->bk, idx, HOTDIMM_BLOCK_PLUGGED);
+		hotdimm_block_set_holes(&hd->bk, idx, holes);
+		hd->bk.b[idx].pinned = pins;
 		spin_unlock(&hd->lock);
 	}
 
@@ -267,7 +378,9 @@ static long hd_grow(struct hotdimm_dev *hd)
 		spin_unlock(&hd->lock);
 		return hd_failed(hd, idx, "add", ret);
 	}
-	dev_dbg(hd->dev, "block %llu added at %#llx\n", idx, addr);
+	dev_dbg(hd->dev, "block %llu added at %#llx (%u of %u sub-blocks plugged)\n",
+		idx, addr, hotdimm_block_plugged_sb(&hd->bk, idx),
+		hd->bk.sb_per_block);
 	if (zone == HOTDIMM_ZONE_NONE)
 		return 0;
 	return hd_online(hd, idx, zone);
@@ -313,7 +426,7 @@ static int hd_remove_block(struct hotdimm_dev *hd, u64 idx, const char **stage)
 		dev_dbg(hd->dev, "block %llu offlined and removed\n", idx);
 	}
 	*stage = "unplug";
-	ret = hd->ops->unplug ? hd->ops->unplug(hd, addr, hd->block_size) : 0;
+	ret = hd_transport_runs(hd, idx, hd->bk.b[idx].holes, false);
 	if (ret)
 		return ret;
 	spin_lock(&hd->lock);
@@ -341,28 +454,76 @@ static long hd_next_retry(struct hotdimm_dev *hd, u64 now)
 }
 
 /*
- * Shrink by one block toward @target blocks. Once no more than @target
- * blocks are in Linux, only blocks waiting for the transport's unplug are
- * retried: memory is never taken out of Linux beyond what was asked, even
- * while the host keeps answering busy. Called with op_lock held.
+ * Unplug up to @excess sub-blocks of online block @idx, from the top: the
+ * free and movable parts of a block that cannot go as a whole. Sub-blocks
+ * that are busy now are skipped. Returns how many went; *@err says why
+ * the others did not (-EBUSY, or the error that stopped it). Called with
+ * op_lock held.
  */
-static long hd_shrink(struct hotdimm_dev *hd, u64 target)
+static unsigned int hd_unplug_parts(struct hotdimm_dev *hd, u64 idx,
+				    u64 excess, int *err)
 {
+	unsigned int sb = hd->bk.sb_per_block, freed = 0, busy = 0;
+	u64 skip;
+	int ret = 0;
+
+	spin_lock(&hd->lock);
+	skip = hd->bk.b[idx].holes | hd->bk.b[idx].pinned;
+	spin_unlock(&hd->lock);
+	*err = -EBUSY;
+	while (sb-- && excess) {
+		if (skip & BIT_ULL(sb))
+			continue;
+		ret = hotdimm_sb_unplug_online(hd, idx, sb);
+		if (ret == -EBUSY) {
+			busy++;
+			continue;
+		}
+		if (ret) {
+			*err = ret;
+			break;
+		}
+		freed++;
+		excess--;
+	}
+	dev_dbg(hd->dev, "block %llu: %u sub-blocks unplugged, %u busy%s\n",
+		idx, freed, busy, *err != -EBUSY ? ", stopped by an error" : "");
+	return freed;
+}
+
+/*
+ * Shrink toward @target sub-blocks (@plugged are plugged now). Whole blocks
+ * go first (the fast path: offline_and_remove_memory()); a block that cannot
+ * go, or is larger than what is left to give back, gives back sub-blocks.
+ * Once no more than @target sub-blocks are in Linux, only blocks waiting for
+ * the transport's unplug are retried: memory is never taken out of Linux
+ * beyond what was asked, even while the host keeps answering busy. Called
+ * with op_lock held.
+ */
+static long hd_shrink(struct hotdimm_dev *hd, u64 target, u64 plugged)
+{
+	u64 now = get_jiffies_64(), excess = plugged - target, in_linux;
 	struct hotdimm_acct_input in;
-	u64 now = get_jiffies_64();
 	bool kernel_ok, plugged_only;
+	long long idx, part = -1;
 	const char *stage;
-	long long idx;
 	long delay;
+	u8 state;
 	int ret;
 
 	hotdimm_acct_gather(hd, &in);
 	kernel_ok = hd->draining || hotdimm_acct_may_remove_kernel(&in);
 
 	spin_lock(&hd->lock);
-	plugged_only = hotdimm_blocks_in_linux(&hd->bk) <= target;
-	idx = hotdimm_blocks_pick_remove(&hd->bk, now, kernel_ok, plugged_only);
-	if (idx < 0) {
+	in_linux = hotdimm_blocks_state_sb(&hd->bk, HOTDIMM_BLOCK_OFFLINE) +
+		   hotdimm_blocks_state_sb(&hd->bk, HOTDIMM_BLOCK_KERNEL) +
+		   hotdimm_blocks_state_sb(&hd->bk, HOTDIMM_BLOCK_MOVABLE);
+	plugged_only = in_linux <= target;
+	idx = hotdimm_blocks_pick_remove(&hd->bk, now, kernel_ok, plugged_only,
+					 excess);
+	if (idx < 0 && !plugged_only)
+		part = hotdimm_blocks_pick_partial(&hd->bk, now, kernel_ok);
+	if (idx < 0 && part < 0) {
 		/* Every candidate waits for its backoff: say why. */
 		delay = hd_next_retry(hd, now);
 		if (!kernel_ok && hd->bk.count[HOTDIMM_BLOCK_KERNEL])
@@ -378,7 +539,13 @@ static long hd_shrink(struct hotdimm_dev *hd, u64 target)
 		spin_unlock(&hd->lock);
 		return delay;
 	}
+	state = idx >= 0 ? hd->bk.b[idx].state : 0;
 	spin_unlock(&hd->lock);
+	if (idx < 0) {
+		if (hd_unplug_parts(hd, part, excess, &ret))
+			return 0;
+		return hd_failed(hd, part, "unplug part", ret);
+	}
 
 	ret = hd_remove_block(hd, idx, &stage);
 	if (!ret)
@@ -394,6 +561,19 @@ static long hd_shrink(struct hotdimm_dev *hd, u64 target)
 			return 0;
 		}
 		spin_unlock(&hd->lock);
+	}
+	/*
+	 * An online block that cannot go as a whole gives back what it can,
+	 * before it backs off (while unloading nothing is given back in
+	 * parts: the block stays in use anyway).
+	 */
+	if (!hd->draining && (state == HOTDIMM_BLOCK_KERNEL ||
+			      state == HOTDIMM_BLOCK_MOVABLE) &&
+	    hotdimm_classify_error(ret) == HOTDIMM_ERR_RETRY_BACKOFF &&
+	    (state == HOTDIMM_BLOCK_MOVABLE || kernel_ok)) {
+		int err;
+
+		hd_unplug_parts(hd, idx, excess, &err);
 	}
 	delay = hd_failed(hd, idx, stage, ret);
 	if (hotdimm_classify_error(ret) == HOTDIMM_ERR_GIVE_UP) {
@@ -428,13 +608,14 @@ static long hd_step(struct hotdimm_dev *hd)
 			hotdimm_block_clear_backoff(&hd->bk, i);
 		hd->drain_started = true;
 	}
-	target = hd->draining ? 0 : hd->requested / hd->block_size;
-	plugged = hotdimm_blocks_plugged(&hd->bk);
+	target = hd->draining ? 0 : hd->requested / hd->sb_size;
+	plugged = hotdimm_blocks_plugged_sb(&hd->bk);
 	if (plugged > target) {
-		hd_status(hd, "unplugging: %llu of %llu blocks plugged, target %llu",
-			  plugged, hd->bk.nr, target);
+		hd_status(hd, "unplugging: %llu of %llu MiB plugged, target %llu MiB",
+			  hd_mib(plugged * hd->sb_size), hd_mib(hd->size),
+			  hd_mib(target * hd->sb_size));
 		spin_unlock(&hd->lock);
-		return hd_shrink(hd, target);
+		return hd_shrink(hd, target, plugged);
 	}
 	for (i = 0; i < hd->bk.nr; i++) {
 		const struct hotdimm_block *b = &hd->bk.b[i];
@@ -451,10 +632,11 @@ static long hd_step(struct hotdimm_dev *hd)
 		return hd_online(hd, steer, want);
 	}
 	if (plugged < target && !hd->broken) {
-		hd_status(hd, "plugging: %llu of %llu blocks plugged, target %llu",
-			  plugged, hd->bk.nr, target);
+		hd_status(hd, "plugging: %llu of %llu MiB plugged, target %llu MiB",
+			  hd_mib(plugged * hd->sb_size), hd_mib(hd->size),
+			  hd_mib(target * hd->sb_size));
 		spin_unlock(&hd->lock);
-		return hd_grow(hd);
+		return hd_grow(hd, target - plugged);
 	}
 	if (!hd->broken)
 		hd_status(hd, "ok");
@@ -470,7 +652,7 @@ static bool hd_drained(struct hotdimm_dev *hd)
 
 	spin_lock(&hd->lock);
 	done = hotdimm_blocks_pick_remove(&hd->bk, U64_MAX - 1, true,
-					  false) < 0;
+					  false, U64_MAX) < 0;
 	spin_unlock(&hd->lock);
 	return done;
 }
@@ -532,13 +714,20 @@ static int hd_probe(struct platform_device *pdev)
 	timer_setup(&hd->offline_timer, hd_offline_timeout, 0);
 	strscpy(hd->status, "starting", sizeof(hd->status));
 
+	/*
+	 * Sub-block: a pageblock (the unit of page isolation), at least the
+	 * transport's granularity, and at most 64 per block (one bitmap word).
+	 */
+	hd->sb_size = max3((u64)pageblock_nr_pages << PAGE_SHIFT,
+			   pd->granularity, hd->block_size / 64);
+	hd->sb_size = min(hd->sb_size, hd->block_size);
 	nr = hd->size / hd->block_size;
 	blocks = kvcalloc(nr, sizeof(*blocks), GFP_KERNEL);
 	if (!blocks) {
 		ret = -ENOMEM;
 		goto err_free_dev;
 	}
-	hotdimm_blocks_init(&hd->bk, blocks, nr);
+	hotdimm_blocks_init(&hd->bk, blocks, nr, hd->block_size / hd->sb_size);
 
 	/* The resource keeps pointing at this name while memory is added. */
 	hd->resource_name = kstrdup(HOTDIMM_RESOURCE_NAME, GFP_KERNEL);
@@ -609,11 +798,11 @@ static void hd_remove(struct platform_device *pdev)
 	spin_unlock(&hotdimm_devs_lock);
 
 	in_linux = hotdimm_blocks_in_linux(&hd->bk);
-	left = hotdimm_blocks_plugged(&hd->bk) - in_linux;
+	left = hotdimm_blocks_state_sb(&hd->bk, HOTDIMM_BLOCK_PLUGGED);
 	if (left)
 		dev_warn(&pdev->dev,
 			 "%llu MiB are out of Linux but the %s transport did not unplug them\n",
-			 hd_mib(left * hd->block_size), hd->ops->name);
+			 hd_mib(left * hd->sb_size), hd->ops->name);
 	if (in_linux) {
 		char map[64];
 

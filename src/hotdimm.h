@@ -31,6 +31,8 @@ struct hotdimm_dev;
  * @unplug: give the range back after the core removed it from Linux.
  *          Same context and return convention as @plug.
  * @resizable: the requested_size attribute is writable (emulated only).
+ * @exact_plug: the transport refuses to plug beyond the request (virtio-mem
+ *          NACKs), so a block cannot be plugged whole and trimmed later.
  *
  * @plug and @unplug may be NULL when the transport needs no protocol.
  */
@@ -39,6 +41,7 @@ struct hotdimm_transport_ops {
 	int (*plug)(struct hotdimm_dev *hd, u64 addr, u64 size);
 	int (*unplug)(struct hotdimm_dev *hd, u64 addr, u64 size);
 	bool resizable;
+	bool exact_plug;
 };
 
 /**
@@ -49,6 +52,8 @@ struct hotdimm_transport_ops {
  * @size:      region size (a multiple of the memory block size)
  * @nid:       NUMA node, or NUMA_NO_NODE to derive it from the address
  * @requested: initial requested size in bytes
+ * @granularity: smallest range the transport plugs (virtio-mem: the device
+ *             block size), or 0 for any page-aligned range
  */
 struct hotdimm_pdata {
 	const struct hotdimm_transport_ops *ops;
@@ -57,6 +62,7 @@ struct hotdimm_pdata {
 	u64 size;
 	int nid;
 	u64 requested;
+	u64 granularity;
 };
 
 #define HOTDIMM_STATUS_LEN	128
@@ -84,6 +90,7 @@ struct hotdimm_dev {
 	u64 start;
 	u64 size;
 	u64 block_size;			/* memory_block_size_bytes() */
+	u64 sb_size;			/* sub-block: block_size / bk.sb_per_block */
 	int nid;
 	int mgid;			/* memory group id */
 	const char *resource_name;	/* kept alive while memory is added */
@@ -121,13 +128,15 @@ extern bool hotdimm_memmap_on_memory;
 /* Device list (core.c), walked by the memory notifier. */
 extern struct list_head hotdimm_devs;
 extern spinlock_t hotdimm_devs_lock;
+/* The device owning physical address @addr, or NULL. hotdimm_devs_lock held. */
+struct hotdimm_dev *hotdimm_find_dev(u64 addr);
 
 /* core.c */
 int hotdimm_core_init(void);
 /* movable_ratio module parameter changed: update devices that follow it. */
 void hotdimm_ratio_changed(void);
 void hotdimm_core_exit(void);
-/* Set the target size (bytes; rounded down to blocks) and wake the worker. */
+/* Set the target size (bytes; rounded down to sub-blocks) and wake the worker. */
 void hotdimm_set_requested(struct hotdimm_dev *hd, u64 bytes);
 void hotdimm_kick(struct hotdimm_dev *hd);
 /*
@@ -159,6 +168,15 @@ void hotdimm_online_exit(void);
 struct file *hotdimm_sysfs_open(const char *path, int flags);
 int hotdimm_online_block(struct hotdimm_dev *hd, u64 idx,
 			 enum hotdimm_zone zone);
+
+/* subblock.c: plugging and unplugging parts of online blocks. */
+int hotdimm_sb_init(void);
+void hotdimm_sb_exit(void);
+bool hotdimm_sb_have_callback(void);
+int hotdimm_sb_unplug_online(struct hotdimm_dev *hd, u64 idx, unsigned int sb);
+int hotdimm_sb_plug(struct hotdimm_dev *hd, u64 idx, unsigned int sb);
+void hotdimm_sb_going_offline(struct hotdimm_dev *hd, u64 idx, u64 holes,
+			      bool undo);
 
 /* sysfs.c */
 extern const struct attribute_group *hotdimm_dev_groups[];

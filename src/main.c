@@ -84,9 +84,12 @@ static int __init hotdimm_init(void)
 	ret = hotdimm_online_init();
 	if (ret)
 		return ret;
-	ret = hotdimm_core_init();
+	ret = hotdimm_sb_init();
 	if (ret)
 		goto err_online;
+	ret = hotdimm_core_init();
+	if (ret)
+		goto err_sb;
 	ret = hotdimm_emulated_init(dimms);
 	if (ret)
 		goto err_core;
@@ -102,6 +105,8 @@ err_emulated:
 	hotdimm_emulated_exit();
 err_core:
 	hotdimm_core_exit();
+err_sb:
+	hotdimm_sb_exit();
 err_online:
 	hotdimm_online_exit();
 	return ret;
@@ -112,6 +117,7 @@ static void __exit hotdimm_exit(void)
 	hotdimm_virtio_exit();
 	hotdimm_emulated_exit();
 	hotdimm_core_exit();
+	hotdimm_sb_exit();
 	hotdimm_online_exit();
 	pr_info("unloaded\n");
 }

@@ -29,6 +29,10 @@
  *  3. MEM_ONLINE / MEM_OFFLINE tell the real zone of every block, whoever
  *     onlined or offlined it: an administrator's choice is recorded, never
  *     undone (steering ends once a block is online).
+ *  4. Blocks with holes (subblock.c): MEM_GOING_OFFLINE / MEM_CANCEL_OFFLINE
+ *     drop and retake our reference to the holes' pages; MEM_GOING_ONLINE
+ *     is refused while a block has holes and the online-page callback is
+ *     not ours.
  *
  * When the kernel grows an API to add memory into a given zone, (2) and the
  * refusal in (1) collapse into that call.
@@ -71,16 +75,6 @@ static enum hotdimm_zone hd_zone_of(enum hotdimm_block_state state)
 }
 
 /* Caller holds hotdimm_devs_lock. */
-static struct hotdimm_dev *hd_find(u64 addr)
-{
-	struct hotdimm_dev *hd;
-
-	list_for_each_entry(hd, &hotdimm_devs, node)
-		if (addr >= hd->start && addr - hd->start < hd->size)
-			return hd;
-	return NULL;
-}
-
 static int hd_memory_notify(struct notifier_block *nb, unsigned long action,
 			    void *arg)
 {
@@ -93,11 +87,12 @@ static int hd_memory_notify(struct notifier_block *nb, unsigned long action,
 	u64 idx;
 
 	if (action != MEM_GOING_ONLINE && action != MEM_ONLINE &&
-	    action != MEM_OFFLINE)
+	    action != MEM_OFFLINE && action != MEM_GOING_OFFLINE &&
+	    action != MEM_CANCEL_OFFLINE)
 		return NOTIFY_OK;
 
 	spin_lock(&hotdimm_devs_lock);
-	hd = hd_find(addr);
+	hd = hotdimm_find_dev(addr);
 	if (!hd)
 		goto out;
 	/* With memmap_on_memory, start_pfn lies past the block's memmap. */
@@ -106,6 +101,17 @@ static int hd_memory_notify(struct notifier_block *nb, unsigned long action,
 	b = &hd->bk.b[idx];
 	switch (action) {
 	case MEM_GOING_ONLINE:
+		/*
+		 * Without the online-page callback, onlining would hand the
+		 * holes' pages (unplugged at the transport) to the buddy
+		 * allocator: refuse it. hotdimm fills the holes first.
+		 */
+		if (b->holes && !hotdimm_sb_have_callback()) {
+			dev_dbg(hd->dev, "block %llu: refusing to online it with unplugged parts\n",
+				idx);
+			ret = NOTIFY_BAD;
+			break;
+		}
 		zone = hd_zone_state(mn->start_pfn);
 		if (b->want == HOTDIMM_ZONE_NONE)
 			break;
@@ -127,6 +133,12 @@ static int hd_memory_notify(struct notifier_block *nb, unsigned long action,
 			dev_dbg(hd->dev, "block %llu online (%s)\n", idx,
 				zone == HOTDIMM_BLOCK_MOVABLE ? "movable" : "kernel");
 		}
+		break;
+	case MEM_GOING_OFFLINE:
+	case MEM_CANCEL_OFFLINE:
+		if (b->holes && b->state > HOTDIMM_BLOCK_OFFLINE)
+			hotdimm_sb_going_offline(hd, idx, b->holes,
+						 action == MEM_CANCEL_OFFLINE);
 		break;
 	case MEM_OFFLINE:
 		if (b->state >= HOTDIMM_BLOCK_OFFLINE) {

@@ -93,11 +93,11 @@ static ssize_t hd_count_show(struct device *dev, char *buf,
 	u64 n;
 
 	spin_lock(&hd->lock);
-	n = hd->bk.count[state];
+	n = hotdimm_blocks_state_sb(&hd->bk, state);
 	if (state == HOTDIMM_BLOCK_OFFLINE)
-		n += hd->bk.count[HOTDIMM_BLOCK_PLUGGED];
+		n += hotdimm_blocks_state_sb(&hd->bk, HOTDIMM_BLOCK_PLUGGED);
 	spin_unlock(&hd->lock);
-	return sysfs_emit(buf, "%llu\n", n * hd->block_size);
+	return sysfs_emit(buf, "%llu\n", n * hd->sb_size);
 }
 
 static ssize_t plugged_size_show(struct device *dev,
@@ -107,11 +107,48 @@ static ssize_t plugged_size_show(struct device *dev,
 	u64 n;
 
 	spin_lock(&hd->lock);
-	n = hotdimm_blocks_plugged(&hd->bk);
+	n = hotdimm_blocks_plugged_sb(&hd->bk);
 	spin_unlock(&hd->lock);
-	return sysfs_emit(buf, "%llu\n", n * hd->block_size);
+	return sysfs_emit(buf, "%llu\n", n * hd->sb_size);
 }
 static DEVICE_ATTR_RO(plugged_size);
+
+/*
+ * One line "INDEX PLUGGED_BYTES" per partly plugged block, lowest first
+ * ("" when there is none); cut at a page, and then the last line says so.
+ */
+static ssize_t partial_blocks_show(struct device *dev,
+				   struct device_attribute *attr, char *buf)
+{
+	struct hotdimm_dev *hd = hd_of(dev);
+	ssize_t len = 0;
+	u64 i;
+
+	spin_lock(&hd->lock);
+	for (i = 0; i < hd->bk.nr; i++) {
+		if (hd->bk.b[i].state == HOTDIMM_BLOCK_UNPLUGGED ||
+		    !hd->bk.b[i].holes)
+			continue;
+		if (len > PAGE_SIZE - 64) {
+			len += sysfs_emit_at(buf, len, "truncated\n");
+			break;
+		}
+		len += sysfs_emit_at(buf, len, "%llu %llu\n", i,
+				     (u64)hotdimm_block_plugged_sb(&hd->bk, i) *
+				     hd->sb_size);
+	}
+	spin_unlock(&hd->lock);
+	return len;
+}
+static DEVICE_ATTR_RO(partial_blocks);
+
+/* The unit of plugging: a sub-block (at least the transport's device block). */
+static ssize_t device_block_size_show(struct device *dev,
+				      struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", hd_of(dev)->sb_size);
+}
+static DEVICE_ATTR_RO(device_block_size);
 
 static ssize_t kernel_size_show(struct device *dev,
 				struct device_attribute *attr, char *buf)
@@ -196,6 +233,8 @@ static struct attribute *hotdimm_dev_attrs[] = {
 	&dev_attr_region_start.attr,
 	&dev_attr_region_size.attr,
 	&dev_attr_block_size.attr,
+	&dev_attr_device_block_size.attr,
+	&dev_attr_partial_blocks.attr,
 	&dev_attr_node.attr,
 	&dev_attr_requested_size.attr,
 	&dev_attr_plugged_size.attr,

@@ -267,10 +267,9 @@ static int vmem_read_config(struct vmem *vm)
 }
 
 /*
- * Re-read the config and pass the requested size on to the core. The core
- * rounds it down to whole memory blocks and its status then says
- * "requested N MiB is not block-aligned, using M MiB"; a config update we
- * refuse is noted in status too.
+ * Re-read the config and pass the requested size on to the core, which
+ * follows it to the sub-block (a multiple of the device block); a config
+ * update we refuse is noted in status.
  */
 static void vmem_refresh(struct vmem *vm)
 {
@@ -433,6 +432,8 @@ static const struct hotdimm_transport_ops vmem_ops = {
 	.plug = vmem_plug,
 	.unplug = vmem_unplug,
 	.resizable = false,
+	/* QEMU NACKs a PLUG that would exceed the requested size. */
+	.exact_plug = true,
 };
 
 /*
@@ -493,6 +494,7 @@ static int vmem_register(struct vmem *vm)
 		.start = vm->addr,
 		.size = vm->size,
 		.nid = vm->nid,
+		.granularity = vm->dev_block_size,
 	};
 	struct platform_device *pdev;
 	int ret;

@@ -56,13 +56,13 @@ void hotdimm_acct_gather(struct hotdimm_dev *hd, struct hotdimm_acct_input *in)
 
 	spin_lock(&hotdimm_devs_lock);
 	list_for_each_entry(o, &hotdimm_devs, node) {
-		u64 pages = PHYS_PFN(o->block_size), kernel, movable, req;
+		u64 pages = PHYS_PFN(o->sb_size), kernel, movable, req;
 		bool same_node = o->nid == hd->nid;
 		u32 ratio;
 
 		spin_lock(&o->lock);
-		kernel = o->bk.count[HOTDIMM_BLOCK_KERNEL] * pages;
-		movable = o->bk.count[HOTDIMM_BLOCK_MOVABLE] * pages;
+		kernel = hotdimm_blocks_state_sb(&o->bk, HOTDIMM_BLOCK_KERNEL) * pages;
+		movable = hotdimm_blocks_state_sb(&o->bk, HOTDIMM_BLOCK_MOVABLE) * pages;
 		ratio = o->ratio;
 		spin_unlock(&o->lock);
 

@@ -131,6 +131,37 @@ static int table_row(struct hdctl_table *t, const struct hdctl_dev *d,
 	return hdctl_table_add(t, row);
 }
 
+/*
+ * Partly plugged blocks: what each still holds, and what it gave back
+ * (partial_blocks: "INDEX PLUGGED_BYTES" lines).
+ */
+static void print_partial(const struct hdctl_dev *d, bool bytes)
+{
+	const char *p = d->partial;
+	char a[32], b[32];
+
+	if (!p || !*p || !(d->valid & HDF_BLOCK_SIZE))
+		return;
+	printf("partly plugged blocks (device block %s):\n",
+	       hdctl_fmt_size(d->device_block_size, bytes, a, sizeof(a)));
+	while (*p) {
+		unsigned long long idx, plugged;
+		int used = 0;
+
+		if (sscanf(p, "%llu %llu%n", &idx, &plugged, &used) != 2) {
+			printf("  %s", p);
+			break;
+		}
+		printf("  block %llu: %s plugged, %s unplugged\n", idx,
+		       hdctl_fmt_size(plugged, bytes, a, sizeof(a)),
+		       hdctl_fmt_size(d->block_size - plugged, bytes, b,
+				      sizeof(b)));
+		p += used;
+		while (*p == '\n')
+			p++;
+	}
+}
+
 static void print_block_map(const struct hdctl_dev *d, bool bytes)
 {
 	size_t n = d->blocks ? strlen(d->blocks) : 0, i;
@@ -143,6 +174,7 @@ static void print_block_map(const struct hdctl_dev *d, bool bytes)
 	printf("\nblocks: %zu x %s   K kernel  M movable  o offline  - unplugged\n",
 	       n, cell_size(d, HDF_BLOCK_SIZE, d->block_size, bytes, bs,
 			    sizeof(bs)));
+	printf("        (k, m, p: partly plugged kernel, movable, offline)\n");
 	for (i = 0; i < n; i += BAR_CELLS) {
 		size_t len = n - i < BAR_CELLS ? n - i : BAR_CELLS;
 
@@ -154,6 +186,7 @@ static void print_block_map(const struct hdctl_dev *d, bool bytes)
 			printf("  %6zu ", i);
 		printf("[%.*s]\n", (int)len, d->blocks + i);
 	}
+	print_partial(d, bytes);
 }
 
 static void print_params(const struct hdctl_param *p, size_t n)
@@ -234,6 +267,10 @@ static void json_device(struct hdctl_json *j, const struct hdctl_dev *d)
 	json_field(j, d, "movable_size", HDF_MOVABLE, d->movable);
 	json_field(j, d, "offline_size", HDF_OFFLINE, d->offline);
 	json_field(j, d, "movable_ratio", HDF_RATIO, d->ratio);
+	if (d->device_block_size)
+		hdctl_json_u64(j, "device_block_size", d->device_block_size);
+	else
+		hdctl_json_null(j, "device_block_size");
 	if (d->blocks)
 		hdctl_json_str(j, "blocks", d->blocks);
 	else
@@ -387,7 +424,7 @@ int hdctl_cmd_resize(const struct hdctl_args *a)
 	bool tty, system_policy;
 	struct hdctl_dev d;
 	double t0;
-	u64 old;
+	u64 old, unit;
 	int err;
 
 	if (!hdctl_module_loaded())
@@ -409,12 +446,14 @@ int hdctl_cmd_resize(const struct hdctl_args *a)
 						      sz[0], sizeof(sz[0])));
 		goto fail;
 	}
-	if ((d.valid & HDF_BLOCK_SIZE) && d.block_size &&
-	    a->size % d.block_size)
+	/* The unit the device plugs in: its device block (older modules: blocks). */
+	unit = d.device_block_size ? d.device_block_size :
+	       (d.valid & HDF_BLOCK_SIZE) ? d.block_size : 0;
+	if (unit && a->size % unit)
 		fprintf(stderr,
-			"%s: note: %s is not a multiple of the block size %s; the device rounds it\n",
+			"%s: note: %s is not a multiple of the device block size %s; the device rounds it down\n",
 			HDCTL_PROG, a->size_str,
-			hdctl_fmt_size(d.block_size, false, sz[0], sizeof(sz[0])));
+			hdctl_fmt_size(unit, false, sz[0], sizeof(sz[0])));
 
 	old = d.requested;
 	snprintf(val, sizeof(val), "%llu", (unsigned long long)a->size);

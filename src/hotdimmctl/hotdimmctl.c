@@ -94,7 +94,7 @@ static const char help_resize[] =
 	"\n"
 	"Set the requested size of an emulated device. SIZE is bytes, 0x hex,\n"
 	"or a number with a K, M, G or T suffix (binary multiples); the device\n"
-	"rounds it down to whole memory blocks. With --wait, wait until the\n"
+	"rounds it down to its device block (2 MiB). With --wait, wait until the\n"
 	"plugged size equals the requested size and the memory is online, or\n"
 	"until SECONDS (default 120) pass; progress is shown on a terminal.\n"
 	"\n"

@@ -193,6 +193,8 @@ struct hdctl_dev {
 	long long node;
 	u32 ratio;
 	char *blocks;			/* malloc'ed, or NULL */
+	char *partial;			/* partial_blocks, malloc'ed, or NULL */
+	u64 device_block_size;		/* 0 if unreadable */
 	char status[256];		/* "" if unreadable */
 };
 

@@ -271,6 +271,13 @@ int hdctl_dev_read(const char *name, struct hdctl_dev *d)
 
 		chomp(d->blocks, &l);
 	}
+	/* Newer modules: the unit of plugging and the partly plugged blocks. */
+	n = read_attr(name, "device_block_size", buf, sizeof(buf));
+	if (n <= 0 || hotdimm_parse_size(buf, (size_t)n, &d->device_block_size))
+		d->device_block_size = 0;
+	if (!hdctl_dev_attr_path(path, sizeof(path), name, "partial_blocks") &&
+	    hdctl_read_file_alloc(path, &d->partial))
+		d->partial = NULL;
 	return 0;
 }
 
@@ -278,6 +285,8 @@ void hdctl_dev_release(struct hdctl_dev *d)
 {
 	free(d->blocks);
 	d->blocks = NULL;
+	free(d->partial);
+	d->partial = NULL;
 }
 
 static int cmp_dev(const void *a, const void *b)

@@ -405,6 +405,15 @@ def run_rep(g, sizes, args, do_load, rep_data):
         log(f"  {g.key}: unplug {s} GiB -> 0: " + (f"{u['elapsed']:.3f} s" if u["done"] else
                                                  f"{left // MiB} MiB left after {u['elapsed']:.1f} s "
                                                  f"(last change at {u['last']:.1f} s)"))
+    # A request that is device-block but not memory-block aligned.
+    odd = GiB + 10 * MiB
+    p = g.request(odd, base + odd // KiB, timeout=args.unplug_timeout, stall=args.unplug_stall)
+    rep_data["unaligned"] = {"asked": odd, "dev_size": p["dev_size"], "done": p["done"],
+                             "elapsed": p["elapsed"],
+                             "memtotal_mib": (int(p.get("end_kb", base)) - base) / 1024}
+    log(f"  {g.key}: request 1 GiB + 10 MiB: device {p['dev_size'] / MiB:.0f} MiB plugged, "
+        f"MemTotal +{rep_data['unaligned']['memtotal_mib']:.0f} MiB")
+    g.request(0, base, timeout=args.unplug_timeout, stall=args.unplug_stall)
     if do_load:
         t = time.monotonic()
         rep_data["load"] = run_load(g, args)
@@ -711,6 +720,16 @@ def render(data, S, sizes, args):
     for sz in sizes:
         row(f"idle unplug {sz} GiB → 0 (s)", [unplug_cell(k, sz) for k in keys],
             [ratio(S[hd]["unplug"].get(sz), S[k]["unplug"].get(sz)) for k, _ in rat])
+
+    def unaligned(k):
+        us = [r["unaligned"] for r in data["configs"][k]["reps"] if "unaligned" in r]
+        if not us:
+            return "n/a"
+        dev = med([u["dev_size"] / MiB for u in us])
+        mt = med([u["memtotal_mib"] for u in us])
+        return f"{dev:.0f} MiB plugged, MemTotal +{mt:.0f} MiB"
+
+    row("request 1 GiB + 10 MiB (1034 MiB)", [unaligned(k) for k in keys], [])
 
     def load_pct(k):
         s = S[k]

@@ -139,14 +139,19 @@ def sc_resize(vm, ctx):
     out = ctl(vm, ctx, "resize 0 256M --wait=120")
     expect("plugged 256M" in out, f"shrink did not report the result: {out.strip()}")
     check_settled(vm, dev, 256 * MiB, "after shrink to 256M")
-    # the device rounds down to whole blocks
-    ctl(vm, ctx, "resize 0 300M --wait=120")
-    check_settled(vm, dev, 256 * MiB, "after resize 300M (rounds to 256M)")
+    # the device follows to the 2 MiB device block: a partly plugged block
+    out = ctl(vm, ctx, "resize 0 300M --wait=120")
+    check_settled(vm, dev, 300 * MiB, "after resize 300M")
+    out = ctl(vm, ctx, "status 0")
+    expect("block 2: 44M plugged, 84M unplugged" in out,
+           f"status does not show the partly plugged block: {out.strip()}")
+    ctl(vm, ctx, "resize 0 301M --wait=120")
+    check_settled(vm, dev, 300 * MiB, "after resize 301M (rounds down to 300M)")
     out = ctl(vm, ctx, "resize 0 2G", want_rc=1)
     expect("larger than the device" in out, f"2G on a 1G device: {out.strip()}")
     ctl(vm, ctx, "resize 0 lots", want_rc=2)
     ctl(vm, ctx, "resize hotdimm.3 1G", want_rc=1)
-    check_settled(vm, dev, 256 * MiB, "after the failed resizes")
+    check_settled(vm, dev, 300 * MiB, "after the failed resizes")
     ctl(vm, ctx, "resize 0 0 --wait=120")
     check_settled(vm, dev, 0, "after shrink to 0")
 

@@ -18,11 +18,12 @@ PARAMS_DIR = "sys/module/hotdimm/parameters"
 
 # Every per-device attribute the README documents.
 DEVICE_ATTRS = ("transport", "region_start", "region_size", "block_size",
-                "node", "requested_size", "plugged_size", "kernel_size",
-                "movable_size", "offline_size", "movable_ratio", "blocks",
-                "status")
-SIZE_ATTRS = ("region_start", "region_size", "block_size", "requested_size",
-              "plugged_size", "kernel_size", "movable_size", "offline_size")
+                "device_block_size", "node", "requested_size", "plugged_size",
+                "kernel_size", "movable_size", "offline_size", "movable_ratio",
+                "blocks", "status")
+SIZE_ATTRS = ("region_start", "region_size", "block_size", "device_block_size",
+              "requested_size", "plugged_size", "kernel_size", "movable_size",
+              "offline_size")
 DEVICE_KEYS = ("name",) + DEVICE_ATTRS
 TOP_KEYS = ("version", "module_loaded", "parameters", "devices")
 BOOL_PARAMS = ("numa_aware", "memmap_on_memory")
@@ -34,23 +35,24 @@ G = 1 << 30
 FIXTURE = {
     "hotdimm.0": {
         "transport": "emulated", "region_start": "0x40000000",
-        "region_size": 2 * G, "block_size": 128 * M, "node": 0,
-        "requested_size": 1 * G, "plugged_size": 1 * G,
+        "region_size": 2 * G, "block_size": 128 * M, "device_block_size": 2 * M,
+        "node": 0, "requested_size": 1 * G, "plugged_size": 1 * G,
         "kernel_size": 256 * M, "movable_size": 768 * M, "offline_size": 0,
         "movable_ratio": 301, "blocks": "KMMMMMMM--------", "status": "ok",
     },
     "hotdimm.1": {
         "transport": "virtio-mem", "region_start": "0x100000000",
-        "region_size": 8 * G, "block_size": 128 * M, "node": 0,
-        "requested_size": 640 * M, "plugged_size": 640 * M,
-        "kernel_size": 128 * M, "movable_size": 384 * M,
+        "region_size": 8 * G, "block_size": 128 * M, "device_block_size": 2 * M,
+        "node": 0, "requested_size": 522 * M, "plugged_size": 522 * M,
+        "kernel_size": 128 * M, "movable_size": 266 * M,
         "offline_size": 128 * M, "movable_ratio": 0,
-        "blocks": "KMMMo" + "-" * 59,
+        "blocks": "KMMmo" + "-" * 59, "partial_blocks": "3 10485760\n",
         "status": 'retrying: busy "block 4"\tx\\y',
     },
     "hotdimm.10": {
         "transport": "emulated", "region_start": "0x300000000",
-        "region_size": 256 * M, "block_size": 128 * M, "node": 1,
+        "region_size": 256 * M, "block_size": 128 * M, "device_block_size": 2 * M,
+        "node": 1,
         "requested_size": 0, "plugged_size": 0, "kernel_size": 0,
         "movable_size": 0, "offline_size": 0, "movable_ratio": 301,
         "blocks": "--", "status": "ok",

@@ -28,15 +28,15 @@ int main(void)
 	char map[NR + 1], small[4];
 	long long idx;
 
-	hotdimm_blocks_init(&bk, arr, NR);
+	hotdimm_blocks_init(&bk, arr, NR, 64);
 	CHECK("init all unplugged", bk.count[HOTDIMM_BLOCK_UNPLUGGED] == NR &&
 	      hotdimm_blocks_plugged(&bk) == 0, "unplugged %llu",
 	      (unsigned long long)bk.count[HOTDIMM_BLOCK_UNPLUGGED]);
 	CHECK("pick_add empty device -> 0", hotdimm_blocks_pick_add(&bk) == 0,
 	      "got %lld", hotdimm_blocks_pick_add(&bk));
 	CHECK("pick_remove empty device -> none",
-	      hotdimm_blocks_pick_remove(&bk, 0, 1, 0) == -1, "got %lld",
-	      hotdimm_blocks_pick_remove(&bk, 0, 1, 0));
+	      hotdimm_blocks_pick_remove(&bk, 0, 1, 0, U64_MAX) == -1, "got %lld",
+	      hotdimm_blocks_pick_remove(&bk, 0, 1, 0, U64_MAX));
 
 	/* 0: kernel, 1: movable, 2: movable, 3: offline, 4: plugged */
 	hotdimm_block_set(&bk, 0, HOTDIMM_BLOCK_PLUGGED);
@@ -71,39 +71,39 @@ int main(void)
 	hotdimm_blocks_map(&bk, small, sizeof(small));
 	CHECK("block map truncates", strcmp(small, "KMM") == 0, "map '%s'",
 	      small);
-	CHECK("block chars", hotdimm_block_char(HOTDIMM_BLOCK_UNPLUGGED) == '-' &&
-	      hotdimm_block_char(HOTDIMM_BLOCK_PLUGGED) == 'o' &&
-	      hotdimm_block_char(HOTDIMM_BLOCK_KERNEL) == 'K' &&
-	      hotdimm_block_char(HOTDIMM_BLOCK_MOVABLE) == 'M', "chars");
+	CHECK("block chars", hotdimm_block_char(HOTDIMM_BLOCK_UNPLUGGED, 0) == '-' &&
+	      hotdimm_block_char(HOTDIMM_BLOCK_PLUGGED, 0) == 'o' &&
+	      hotdimm_block_char(HOTDIMM_BLOCK_KERNEL, 0) == 'K' &&
+	      hotdimm_block_char(HOTDIMM_BLOCK_MOVABLE, 0) == 'M', "chars");
 
 	idx = hotdimm_blocks_pick_add(&bk);
 	CHECK("pick_add prefers a plugged block", idx == 4, "got %lld", idx);
-	idx = hotdimm_blocks_pick_remove(&bk, 0, 1, 0);
+	idx = hotdimm_blocks_pick_remove(&bk, 0, 1, 0, U64_MAX);
 	CHECK("pick_remove: plugged first", idx == 4, "got %lld", idx);
 	CHECK("in_linux counts added blocks", hotdimm_blocks_in_linux(&bk) == 4,
 	      "got %llu", (unsigned long long)hotdimm_blocks_in_linux(&bk));
 	hotdimm_block_backoff(&bk, 4, 0, 10, 1000);
-	idx = hotdimm_blocks_pick_remove(&bk, 0, 1, 1);
+	idx = hotdimm_blocks_pick_remove(&bk, 0, 1, 1, U64_MAX);
 	CHECK("pick_remove plugged_only: none ready", idx == -1, "got %lld", idx);
-	idx = hotdimm_blocks_pick_remove(&bk, 10, 1, 1);
+	idx = hotdimm_blocks_pick_remove(&bk, 10, 1, 1, U64_MAX);
 	CHECK("pick_remove plugged_only: after backoff", idx == 4, "got %lld",
 	      idx);
 	hotdimm_block_clear_backoff(&bk, 4);
 	hotdimm_block_set(&bk, 4, HOTDIMM_BLOCK_UNPLUGGED);
 	CHECK("pick_add lowest free", hotdimm_blocks_pick_add(&bk) == 4,
 	      "got %lld", hotdimm_blocks_pick_add(&bk));
-	idx = hotdimm_blocks_pick_remove(&bk, 0, 1, 0);
+	idx = hotdimm_blocks_pick_remove(&bk, 0, 1, 0, U64_MAX);
 	CHECK("pick_remove: offline next", idx == 3, "got %lld", idx);
 	hotdimm_block_set(&bk, 3, HOTDIMM_BLOCK_UNPLUGGED);
-	idx = hotdimm_blocks_pick_remove(&bk, 0, 1, 0);
+	idx = hotdimm_blocks_pick_remove(&bk, 0, 1, 0, U64_MAX);
 	CHECK("pick_remove: newest movable", idx == 2, "got %lld", idx);
 
 	hotdimm_block_backoff(&bk, 2, 100, 10, 1000);
 	CHECK("backoff first delay", arr[2].retry_at == 110 && arr[2].fails == 1,
 	      "retry_at %llu", (unsigned long long)arr[2].retry_at);
-	idx = hotdimm_blocks_pick_remove(&bk, 105, 1, 0);
+	idx = hotdimm_blocks_pick_remove(&bk, 105, 1, 0, U64_MAX);
 	CHECK("pick_remove skips a block in backoff", idx == 1, "got %lld", idx);
-	idx = hotdimm_blocks_pick_remove(&bk, 110, 1, 0);
+	idx = hotdimm_blocks_pick_remove(&bk, 110, 1, 0, U64_MAX);
 	CHECK("pick_remove retries after backoff", idx == 2, "got %lld", idx);
 	hotdimm_block_backoff(&bk, 2, 200, 10, 1000);
 	CHECK("backoff doubles", arr[2].retry_at == 220, "retry_at %llu",
@@ -118,13 +118,84 @@ int main(void)
 
 	hotdimm_block_set(&bk, 1, HOTDIMM_BLOCK_UNPLUGGED);
 	hotdimm_block_set(&bk, 2, HOTDIMM_BLOCK_UNPLUGGED);
-	idx = hotdimm_blocks_pick_remove(&bk, 0, 0, 0);
+	idx = hotdimm_blocks_pick_remove(&bk, 0, 0, 0, U64_MAX);
 	CHECK("pick_remove: kernel not allowed", idx == -1, "got %lld", idx);
-	idx = hotdimm_blocks_pick_remove(&bk, 0, 1, 0);
+	idx = hotdimm_blocks_pick_remove(&bk, 0, 1, 0, U64_MAX);
 	CHECK("pick_remove: kernel last", idx == 0, "got %lld", idx);
 	CHECK("unplug resets seq and want", arr[1].seq == 0 &&
 	      arr[1].want == HOTDIMM_ZONE_NONE, "seq %llu",
 	      (unsigned long long)arr[1].seq);
+
+	/* --- sub-blocks ------------------------------------------------ */
+	{
+		struct hotdimm_block a2[4];
+		struct hotdimm_blocks b2;
+
+		hotdimm_blocks_init(&b2, a2, 4, 64);
+		CHECK("sb mask of 64", hotdimm_sb_mask(&b2) == U64_MAX, "mask");
+		hotdimm_blocks_init(&b2, a2, 4, 16);
+		CHECK("sb mask of 16", hotdimm_sb_mask(&b2) == 0xffff, "mask %llx",
+		      (unsigned long long)hotdimm_sb_mask(&b2));
+		CHECK("popcount", hotdimm_popcount(0xf0f0) == 8 &&
+		      hotdimm_popcount(U64_MAX) == 64 && hotdimm_popcount(0) == 0,
+		      "popcount");
+		hotdimm_block_set_holes(&b2, 0, 0x3);
+		CHECK("unplugged block gets no holes", a2[0].holes == 0 &&
+		      hotdimm_blocks_plugged_sb(&b2) == 0, "holes %llx",
+		      (unsigned long long)a2[0].holes);
+		hotdimm_block_set(&b2, 0, HOTDIMM_BLOCK_PLUGGED);
+		hotdimm_block_set_holes(&b2, 0, 0xfffe);	/* 1 of 16 plugged */
+		CHECK("partly plugged block counts its sub-blocks",
+		      hotdimm_block_plugged_sb(&b2, 0) == 1 &&
+		      hotdimm_blocks_plugged_sb(&b2) == 1 &&
+		      b2.holes[HOTDIMM_BLOCK_PLUGGED] == 15, "sb %u total %llu",
+		      hotdimm_block_plugged_sb(&b2, 0),
+		      (unsigned long long)hotdimm_blocks_plugged_sb(&b2));
+		hotdimm_block_set(&b2, 0, HOTDIMM_BLOCK_OFFLINE);
+		hotdimm_block_set(&b2, 0, HOTDIMM_BLOCK_KERNEL);
+		CHECK("holes move with the state",
+		      b2.holes[HOTDIMM_BLOCK_PLUGGED] == 0 &&
+		      b2.holes[HOTDIMM_BLOCK_KERNEL] == 15 &&
+		      hotdimm_blocks_state_sb(&b2, HOTDIMM_BLOCK_KERNEL) == 1,
+		      "kernel holes %llu",
+		      (unsigned long long)b2.holes[HOTDIMM_BLOCK_KERNEL]);
+		hotdimm_block_set(&b2, 1, HOTDIMM_BLOCK_PLUGGED);
+		hotdimm_block_set(&b2, 1, HOTDIMM_BLOCK_OFFLINE);
+		hotdimm_block_set(&b2, 1, HOTDIMM_BLOCK_MOVABLE);
+		hotdimm_blocks_map(&b2, map, sizeof(map));
+		CHECK("map shows partial blocks", strcmp(map, "kM--") == 0,
+		      "'%s'", map);
+		CHECK("pick_remove honours max_sb",
+		      hotdimm_blocks_pick_remove(&b2, 0, 1, 0, 15) == 0 &&
+		      hotdimm_blocks_pick_remove(&b2, 0, 1, 0, 16) == 1,
+		      "got %lld / %lld",
+		      hotdimm_blocks_pick_remove(&b2, 0, 1, 0, 15),
+		      hotdimm_blocks_pick_remove(&b2, 0, 1, 0, 16));
+		CHECK("pick_partial: block with holes first",
+		      hotdimm_blocks_pick_partial(&b2, 0, 1) == 0, "got %lld",
+		      hotdimm_blocks_pick_partial(&b2, 0, 1));
+		CHECK("pick_partial: kernel gated",
+		      hotdimm_blocks_pick_partial(&b2, 0, 0) == 1, "got %lld",
+		      hotdimm_blocks_pick_partial(&b2, 0, 0));
+		CHECK("pick_fill: online block with holes",
+		      hotdimm_blocks_pick_fill(&b2) == 0, "got %lld",
+		      hotdimm_blocks_pick_fill(&b2));
+		a2[1].pinned = 1;
+		hotdimm_block_set_holes(&b2, 1, 0xfffe);
+		CHECK("pick_partial skips a block with only pinned sub-blocks",
+		      hotdimm_blocks_pick_partial(&b2, 0, 0) == -1, "got %lld",
+		      hotdimm_blocks_pick_partial(&b2, 0, 0));
+		hotdimm_block_set_holes(&b2, 0, 0);
+		hotdimm_block_set(&b2, 1, HOTDIMM_BLOCK_UNPLUGGED);
+		CHECK("unplug clears holes and pins", a2[1].holes == 0 &&
+		      a2[1].pinned == 0 && b2.holes[HOTDIMM_BLOCK_MOVABLE] == 0 &&
+		      hotdimm_blocks_plugged_sb(&b2) == 16 &&
+		      hotdimm_blocks_pick_fill(&b2) == -1, "total %llu",
+		      (unsigned long long)hotdimm_blocks_plugged_sb(&b2));
+		CHECK("partial chars", hotdimm_block_char(HOTDIMM_BLOCK_KERNEL, 1) == 'k' &&
+		      hotdimm_block_char(HOTDIMM_BLOCK_MOVABLE, 1) == 'm' &&
+		      hotdimm_block_char(HOTDIMM_BLOCK_OFFLINE, 1) == 'p', "chars");
+	}
 
 	CHECK("classify EBUSY backoff",
 	      hotdimm_classify_error(-EBUSY) == HOTDIMM_ERR_RETRY_BACKOFF, "x");
