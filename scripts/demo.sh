@@ -45,7 +45,7 @@ kver, ko = sys.argv[1], sys.argv[2]
 hv.install_signal_cleanup()
 MiB, GiB = hv.MiB, hv.GiB
 DEV = "/sys/bus/platform/devices/hotdimm.0"
-steps = [512 * MiB, GiB, 256 * MiB, 0]
+steps = [512 * MiB, GiB, 300 * MiB, 0]
 ok = True
 
 
@@ -114,6 +114,7 @@ with vm:
         ok = False
         print("kernel log problems:\n  " + "\n  ".join(bad[:10]))
 print(f"\ndemo: {'OK' if ok else 'FAILED'} in {time.monotonic() - t0:.0f}s "
-      "(blocks: '-' unplugged, 'o' offline, 'K' kernel zone, 'M' movable zone)")
+      "(blocks: '-' unplugged, 'o' offline, 'K' kernel zone, 'M' movable zone; "
+      "'k', 'm', 'p': partly plugged, in 2 MiB device blocks)")
 sys.exit(0 if ok else 1)
 EOF
