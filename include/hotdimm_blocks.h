@@ -55,6 +55,7 @@ struct hotdimm_block {
 	u16 fails;	/* consecutive failed removal attempts */
 	u64 seq;	/* when it was added: larger is newer */
 	u64 retry_at;	/* do not retry removal before this tick */
+	int err;	/* the error that made it back off (logged once) */
 	u64 holes;	/* sub-blocks not plugged at the transport (bit i) */
 	u64 fresh;	/* holes whose pages never went to the buddy allocator */
 	u64 pinned;	/* sub-blocks that must stay plugged (memmap on them) */

@@ -17,7 +17,10 @@
 #                         virtio_pci_legacy_dev, virtio_pci (loaded at boot
 #                         when they are modules) and virtio_mem (copied,
 #                         NEVER loaded automatically: there is no udev; a
-#                         test loads it explicitly to check coexistence).
+#                         test loads it explicitly to check coexistence),
+#                         notifier_error_inject and
+#                         memory_notifier_error_inject (fault injection
+#                         tests load them)
 #                         .ko.xz/.ko.zst/.ko.gz are decompressed: busybox
 #                         insmod only reads plain .ko files.
 #
@@ -59,7 +62,7 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}
 # Loaded at boot in this order when they are modules of KVER.
 BOOT_MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci)
 # Copied but never loaded by /init.
-COPY_MODULES=(virtio_mem)
+COPY_MODULES=(virtio_mem notifier_error_inject memory_notifier_error_inject)
 
 die() { echo "mkinitramfs: $*" >&2; exit 1; }
 

@@ -34,6 +34,7 @@ void hotdimm_blocks_init(struct hotdimm_blocks *bk, struct hotdimm_block *arr,
 		arr[i].fails = 0;
 		arr[i].seq = 0;
 		arr[i].retry_at = 0;
+		arr[i].err = 0;
 		arr[i].holes = 0;
 		arr[i].fresh = 0;
 		arr[i].pinned = 0;
@@ -293,6 +294,7 @@ void hotdimm_block_clear_backoff(struct hotdimm_blocks *bk, u64 idx)
 {
 	bk->b[idx].fails = 0;
 	bk->b[idx].retry_at = 0;
+	bk->b[idx].err = 0;
 }
 
 enum hotdimm_err_action hotdimm_classify_error(int err)

@@ -136,15 +136,26 @@ void hotdimm_ratio_changed(void)
 /*
  * A failed operation on block @idx: classify it (the one place that does)
  * and decide what the worker does next. Returns the worker's delay.
+ *
+ * What "give up" means depends on the direction. Growing stops (the device
+ * is "broken") until the requested size changes: plugging more would fail
+ * the same way. Shrinking never stops, because the host wants that memory
+ * back: the block is retried every HOTDIMM_BACKOFF_MAX. Either way the
+ * error is logged once; repeats of the same failure go to the debug log.
+ *
  * Called with op_lock held, hd->lock not held.
  */
 static long hd_failed(struct hotdimm_dev *hd, u64 idx, const char *what,
-		      int err)
+		      int err, bool shrinking)
 {
 	u64 now = get_jiffies_64();
 	long delay = 0;
+	bool repeat;
 
 	spin_lock(&hd->lock);
+	/* Said already for this block, unless it got further in between. */
+	repeat = hd->bk.b[idx].err == err;
+	hd->bk.b[idx].err = err;
 	hd->last_err = err;
 	hd->last_err_block = idx;
 	hd->last_err_what = what;
@@ -164,14 +175,33 @@ static long hd_failed(struct hotdimm_dev *hd, u64 idx, const char *what,
 			what, idx, err, jiffies_to_msecs(delay));
 		break;
 	case HOTDIMM_ERR_GIVE_UP:
-		hd->broken = true;
-		hd_status(hd, "broken: %s of block %llu failed: %s (%d)",
-			  what, idx, hotdimm_error_str(err), err);
-		dev_err(hd->dev,
-			"%s of block %llu at %#llx failed: %s (%d); not retrying until the requested size changes\n",
-			what, idx, hd_addr(hd, idx), hotdimm_error_str(err),
-			err);
-		delay = MAX_SCHEDULE_TIMEOUT;
+		if (shrinking) {
+			hotdimm_block_backoff(&hd->bk, idx, now,
+					      HOTDIMM_BACKOFF_MAX,
+					      HOTDIMM_BACKOFF_MAX);
+			hd_status(hd, "retrying: %s of block %llu failed: %s (%d); retrying every %u s",
+				  what, idx, hotdimm_error_str(err), err,
+				  jiffies_to_msecs(HOTDIMM_BACKOFF_MAX) / 1000);
+		} else {
+			hd->broken = true;
+			hd_status(hd, "broken: %s of block %llu failed: %s (%d)",
+				  what, idx, hotdimm_error_str(err), err);
+			delay = MAX_SCHEDULE_TIMEOUT;
+		}
+		if (repeat)
+			dev_dbg(hd->dev, "%s of block %llu failed again (%d)\n",
+				what, idx, err);
+		else if (shrinking)
+			dev_err(hd->dev,
+				"%s of block %llu at %#llx failed: %s (%d); retrying every %u s (the kernel log above may say why)\n",
+				what, idx, hd_addr(hd, idx),
+				hotdimm_error_str(err), err,
+				jiffies_to_msecs(HOTDIMM_BACKOFF_MAX) / 1000);
+		else
+			dev_err(hd->dev,
+				"%s of block %llu at %#llx failed: %s (%d); not growing further until the requested size changes\n",
+				what, idx, hd_addr(hd, idx),
+				hotdimm_error_str(err), err);
 		break;
 	}
 	spin_unlock(&hd->lock);
@@ -207,7 +237,7 @@ static long hd_online(struct hotdimm_dev *hd, u64 idx, enum hotdimm_zone zone)
 		return 0;
 	}
 	spin_unlock(&hd->lock);
-	return hd_failed(hd, idx, "online", ret);
+	return hd_failed(hd, idx, "online", ret, false);
 }
 
 static void hd_decision_dbg(struct hotdimm_dev *hd, u64 idx,
@@ -281,7 +311,7 @@ static long hd_fill(struct hotdimm_dev *hd, u64 idx, u64 need)
 			continue;
 		ret = hotdimm_sb_plug(hd, idx, sb);
 		if (ret)
-			return hd_failed(hd, idx, "plug", ret);
+			return hd_failed(hd, idx, "plug", ret, false);
 		need--;
 	}
 	dev_dbg(hd->dev, "block %llu: holes filled, %u of %u sub-blocks plugged\n",
@@ -349,7 +379,7 @@ static long hd_grow(struct hotdimm_dev *hd, u64 need)
 		}
 		ret = hd_transport_runs(hd, idx, holes, true);
 		if (ret)
-			return hd_failed(hd, idx, "plug", ret);
+			return hd_failed(hd, idx, "plug", ret, false);
 		spin_lock(&hd->lock);
 		hotdimm_block_set(&hd->bk, idx, HOTDIMM_BLOCK_PLUGGED);
 		hotdimm_block_set_holes(&hd->bk, idx, holes);
@@ -376,7 +406,7 @@ static long hd_grow(struct hotdimm_dev *hd, u64 need)
 		hotdimm_block_set(&hd->bk, idx, HOTDIMM_BLOCK_PLUGGED);
 		hd->bk.b[idx].want = HOTDIMM_ZONE_NONE;
 		spin_unlock(&hd->lock);
-		return hd_failed(hd, idx, "add", ret);
+		return hd_failed(hd, idx, "add", ret, false);
 	}
 	dev_dbg(hd->dev, "block %llu added at %#llx (%u of %u sub-blocks plugged)\n",
 		idx, addr, hotdimm_block_plugged_sb(&hd->bk, idx),
@@ -544,7 +574,7 @@ static long hd_shrink(struct hotdimm_dev *hd, u64 target, u64 plugged)
 	if (idx < 0) {
 		if (hd_unplug_parts(hd, part, excess, &ret))
 			return 0;
-		return hd_failed(hd, part, "unplug part", ret);
+		return hd_failed(hd, part, "unplug part", ret, true);
 	}
 
 	ret = hd_remove_block(hd, idx, &stage);
@@ -575,15 +605,7 @@ static long hd_shrink(struct hotdimm_dev *hd, u64 target, u64 plugged)
 
 		hd_unplug_parts(hd, idx, excess, &err);
 	}
-	delay = hd_failed(hd, idx, stage, ret);
-	if (hotdimm_classify_error(ret) == HOTDIMM_ERR_GIVE_UP) {
-		/* Never stop shrinking: keep retrying this block, slowly. */
-		spin_lock(&hd->lock);
-		hd->broken = false;
-		hotdimm_block_backoff(&hd->bk, idx, now, HOTDIMM_BACKOFF_MAX,
-				      HOTDIMM_BACKOFF_MAX);
-		spin_unlock(&hd->lock);
-	}
+	hd_failed(hd, idx, stage, ret, true);
 	/* Other candidates may be ready right away. */
 	return 0;
 }
@@ -597,7 +619,7 @@ static long hd_step(struct hotdimm_dev *hd)
 {
 	u64 now = get_jiffies_64();
 	u64 target, plugged, i;
-	long long steer = -1;
+	long long steer = -1, waiting = -1;
 	enum hotdimm_zone want = HOTDIMM_ZONE_NONE;
 	long delay;
 
@@ -620,12 +642,15 @@ static long hd_step(struct hotdimm_dev *hd)
 	for (i = 0; i < hd->bk.nr; i++) {
 		const struct hotdimm_block *b = &hd->bk.b[i];
 
-		if (b->state == HOTDIMM_BLOCK_OFFLINE &&
-		    b->want != HOTDIMM_ZONE_NONE && b->retry_at <= now) {
+		if (b->state != HOTDIMM_BLOCK_OFFLINE ||
+		    b->want == HOTDIMM_ZONE_NONE)
+			continue;
+		if (b->retry_at <= now) {
 			steer = i;
 			want = b->want;
 			break;
 		}
+		waiting = i;
 	}
 	if (steer >= 0) {
 		spin_unlock(&hd->lock);
@@ -638,9 +663,15 @@ static long hd_step(struct hotdimm_dev *hd)
 		spin_unlock(&hd->lock);
 		return hd_grow(hd, target - plugged);
 	}
-	if (!hd->broken)
-		hd_status(hd, "ok");
 	delay = hd_next_retry(hd, now);
+	if (waiting >= 0)
+		/* Plugged, but a block still waits to be onlined. */
+		hd_status(hd, "retrying: online of block %lld: %s; next attempt in %u s",
+			  waiting, hotdimm_error_str(hd->last_err),
+			  delay == MAX_SCHEDULE_TIMEOUT ? 0 :
+			  jiffies_to_msecs(delay) / 1000);
+	else if (!hd->broken)
+		hd_status(hd, "ok");
 	spin_unlock(&hd->lock);
 	return delay;
 }
