@@ -179,7 +179,8 @@ static long hd_failed(struct hotdimm_dev *hd, u64 idx, const char *what,
 			hotdimm_block_backoff(&hd->bk, idx, now,
 					      HOTDIMM_BACKOFF_MAX,
 					      HOTDIMM_BACKOFF_MAX);
-			hd_status(hd, "retrying: %s of block %llu failed: %s (%d); retrying every %u s",
+			hd_status(hd,
+				  "retrying: %s of block %llu failed: %s (%d); retrying every %u s",
 				  what, idx, hotdimm_error_str(err), err,
 				  jiffies_to_msecs(HOTDIMM_BACKOFF_MAX) / 1000);
 		} else {
