@@ -611,6 +611,20 @@ static long hd_shrink(struct hotdimm_dev *hd, u64 target, u64 plugged)
 	return 0;
 }
 
+/* Remove block @idx that has no device block plugged. op_lock held. */
+static long hd_remove_empty(struct hotdimm_dev *hd, u64 idx)
+{
+	const char *stage;
+	int ret;
+
+	ret = hd_remove_block(hd, idx, &stage);
+	if (ret)
+		hd_failed(hd, idx, stage, ret, true);
+	else
+		dev_dbg(hd->dev, "block %llu: nothing plugged left, removed\n", idx);
+	return 0;
+}
+
 /*
  * One step toward the requested size. Returns how long the worker may
  * sleep: 0 to step again at once, MAX_SCHEDULE_TIMEOUT when converged.
@@ -633,6 +647,19 @@ static long hd_step(struct hotdimm_dev *hd)
 	}
 	target = hd->draining ? 0 : hd->requested / hd->sb_size;
 	plugged = hotdimm_blocks_plugged_sb(&hd->bk);
+	/*
+	 * A block in Linux that has nothing plugged left (every device block
+	 * was unplugged while the rest of it was busy) goes as a whole.
+	 */
+	for (i = 0; i < hd->bk.nr; i++) {
+		const struct hotdimm_block *b = &hd->bk.b[i];
+
+		if (b->state >= HOTDIMM_BLOCK_OFFLINE && b->retry_at <= now &&
+		    b->holes == hotdimm_sb_mask(&hd->bk)) {
+			spin_unlock(&hd->lock);
+			return hd_remove_empty(hd, i);
+		}
+	}
 	if (plugged > target) {
 		hd_status(hd, "unplugging: %llu of %llu MiB plugged, target %llu MiB",
 			  hd_mib(plugged * hd->sb_size), hd_mib(hd->size),
