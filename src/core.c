@@ -495,13 +495,23 @@ static unsigned int hd_unplug_parts(struct hotdimm_dev *hd, u64 idx,
 				    u64 excess, int *err)
 {
 	unsigned int sb = hd->bk.sb_per_block, freed = 0, busy = 0;
+	bool online;
 	u64 skip;
 	int ret = 0;
 
 	spin_lock(&hd->lock);
+	online = hd->bk.b[idx].state == HOTDIMM_BLOCK_KERNEL ||
+		 hd->bk.b[idx].state == HOTDIMM_BLOCK_MOVABLE;
 	skip = hd->bk.b[idx].holes | hd->bk.b[idx].pinned;
 	spin_unlock(&hd->lock);
 	*err = -EBUSY;
+	/*
+	 * Only an online block: its memmap exists while it is added (and only
+	 * this worker removes it), but pages of an offline one are not ours
+	 * to take.
+	 */
+	if (!online)
+		return 0;
 	while (sb-- && excess) {
 		if (skip & BIT_ULL(sb))
 			continue;
@@ -598,6 +608,10 @@ static long hd_shrink(struct hotdimm_dev *hd, u64 target, u64 plugged)
 	 * before it backs off (while unloading nothing is given back in
 	 * parts: the block stays in use anyway).
 	 */
+	/* Only a block still online: the unplug stage fails after removal. */
+	spin_lock(&hd->lock);
+	state = hd->bk.b[idx].state;
+	spin_unlock(&hd->lock);
 	if (!hd->draining && (state == HOTDIMM_BLOCK_KERNEL ||
 			      state == HOTDIMM_BLOCK_MOVABLE) &&
 	    hotdimm_classify_error(ret) == HOTDIMM_ERR_RETRY_BACKOFF &&
