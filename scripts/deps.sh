@@ -54,7 +54,7 @@ fi
 # the stock one (newest linux-image-amd64 outside backports) and the
 # bookworm-backports one. Installed by their versioned names, so that both
 # stay when the other moves.
-meta_kernel() { # $1: "stock" or "backports" -> e.g. 6.1.0-57-amd64
+meta_kernel() { # $1: "stock" or "backports" -> the versioned image name it depends on
 	local want=$1 ver
 	ver=$(apt-cache madison linux-image-amd64 | awk -F'|' -v w="$want" '
 		{ gsub(/ /, "", $2); bp = ($3 ~ /-backports/) }

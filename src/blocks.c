@@ -117,38 +117,54 @@ long long hotdimm_blocks_pick_fill(const struct hotdimm_blocks *bk)
 	return other;
 }
 
+/*
+ * The newest block in @state that is out of backoff at @now, has at most
+ * @max_sb sub-blocks plugged, has holes if @holes_only, and has something
+ * left to unplug if @takeable. -1 when none.
+ */
+static long long newest_ready(const struct hotdimm_blocks *bk, u8 state,
+			      u64 now, u64 max_sb, bool holes_only,
+			      bool takeable)
+{
+	u64 full = hotdimm_sb_mask(bk), i, best_seq = 0;
+	long long best = -1;
+
+	for (i = 0; i < bk->nr; i++) {
+		const struct hotdimm_block *b = &bk->b[i];
+
+		if (b->state != state || b->retry_at > now)
+			continue;
+		if (hotdimm_block_plugged_sb(bk, i) > max_sb)
+			continue;
+		if (holes_only && !b->holes)
+			continue;
+		if (takeable && ((b->holes | b->pinned) & full) == full)
+			continue;
+		if (best < 0 || b->seq >= best_seq) {
+			best = (long long)i;
+			best_seq = b->seq;
+		}
+	}
+	return best;
+}
+
 long long hotdimm_blocks_pick_partial(const struct hotdimm_blocks *bk, u64 now,
 				      bool kernel_ok)
 {
 	static const u8 order[] = {
 		HOTDIMM_BLOCK_MOVABLE, HOTDIMM_BLOCK_KERNEL,
 	};
-	u64 full = hotdimm_sb_mask(bk), i;
 	int pass;
 	size_t k;
 
 	/* Pass 0: blocks that already have holes; pass 1: any. */
 	for (pass = 0; pass < 2; pass++) {
 		for (k = 0; k < ARRAY_SIZE(order); k++) {
-			long long best = -1;
-			u64 best_seq = 0;
+			long long best;
 
 			if (order[k] == HOTDIMM_BLOCK_KERNEL && !kernel_ok)
 				break;
-			for (i = 0; i < bk->nr; i++) {
-				const struct hotdimm_block *b = &bk->b[i];
-
-				if (b->state != order[k] || b->retry_at > now)
-					continue;
-				if (!pass && !b->holes)
-					continue;
-				if (((b->holes | b->pinned) & full) == full)
-					continue;
-				if (best < 0 || b->seq >= best_seq) {
-					best = (long long)i;
-					best_seq = b->seq;
-				}
-			}
+			best = newest_ready(bk, order[k], now, U64_MAX, !pass, true);
 			if (best >= 0)
 				return best;
 		}
@@ -244,11 +260,9 @@ long long hotdimm_blocks_pick_remove(const struct hotdimm_blocks *bk, u64 now,
 		HOTDIMM_BLOCK_MOVABLE, HOTDIMM_BLOCK_KERNEL,
 	};
 	size_t k;
-	u64 i;
 
 	for (k = 0; k < ARRAY_SIZE(order); k++) {
-		long long best = -1;
-		u64 best_seq = 0;
+		long long best;
 
 		if (order[k] == HOTDIMM_BLOCK_KERNEL && !kernel_ok)
 			break;
@@ -256,18 +270,7 @@ long long hotdimm_blocks_pick_remove(const struct hotdimm_blocks *bk, u64 now,
 			break;
 		if (!bk->count[order[k]])
 			continue;
-		for (i = 0; i < bk->nr; i++) {
-			const struct hotdimm_block *b = &bk->b[i];
-
-			if (b->state != order[k] || b->retry_at > now)
-				continue;
-			if (hotdimm_block_plugged_sb(bk, i) > max_sb)
-				continue;
-			if (best < 0 || b->seq >= best_seq) {
-				best = (long long)i;
-				best_seq = b->seq;
-			}
-		}
+		best = newest_ready(bk, order[k], now, max_sb, false, false);
 		if (best >= 0)
 			return best;
 	}
