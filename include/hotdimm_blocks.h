@@ -132,10 +132,12 @@ size_t hotdimm_blocks_map(const struct hotdimm_blocks *bk, char *buf,
 			  size_t len);
 
 /*
- * Next block to grow by: a block already PLUGGED (add it), else the lowest
- * UNPLUGGED one. Returns the index, or -1 when every block is in use.
+ * Next block to grow by: a block already PLUGGED whose retry_at is not
+ * after @now (plugged at the transport but not in Linux: add it), else,
+ * if @new_ok, the lowest UNPLUGGED one. Returns the index, or -1.
  */
-long long hotdimm_blocks_pick_add(const struct hotdimm_blocks *bk);
+long long hotdimm_blocks_pick_add(const struct hotdimm_blocks *bk, u64 now,
+				  bool new_ok);
 
 /*
  * Next block to shrink by, in this order: PLUGGED, then OFFLINE, then
@@ -151,6 +153,8 @@ long long hotdimm_blocks_pick_remove(const struct hotdimm_blocks *bk, u64 now,
 
 /* Blocks added to Linux (OFFLINE, KERNEL or MOVABLE). */
 u64 hotdimm_blocks_in_linux(const struct hotdimm_blocks *bk);
+/* Plugged sub-blocks of the blocks added to Linux. */
+u64 hotdimm_blocks_in_linux_sb(const struct hotdimm_blocks *bk);
 
 /*
  * Record a failed removal of block @idx at @now: the next attempt waits

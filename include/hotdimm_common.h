@@ -2,9 +2,9 @@
 /*
  * Types shared by the module, hotdimmctl and the unit tests.
  *
- * The pure-logic files (parse.c, blocks.c, accounting.c) include only this
- * header and their own, so that they compile unchanged in the kernel and in
- * userspace.
+ * The pure-logic files (parse.c, blocks.c, accounting.c, vmem_proto.c)
+ * include only this header and their own, so that they compile unchanged in
+ * the kernel and in userspace.
  */
 #ifndef HOTDIMM_COMMON_H
 #define HOTDIMM_COMMON_H

@@ -230,18 +230,29 @@ size_t hotdimm_blocks_map(const struct hotdimm_blocks *bk, char *buf,
 	return i;
 }
 
-long long hotdimm_blocks_pick_add(const struct hotdimm_blocks *bk)
+long long hotdimm_blocks_pick_add(const struct hotdimm_blocks *bk, u64 now,
+				  bool new_ok)
 {
 	long long first_free = -1;
 	u64 i;
 
 	for (i = 0; i < bk->nr; i++) {
-		if (bk->b[i].state == HOTDIMM_BLOCK_PLUGGED)
+		const struct hotdimm_block *b = &bk->b[i];
+
+		if (b->state == HOTDIMM_BLOCK_PLUGGED && b->retry_at <= now)
 			return (long long)i;
-		if (first_free < 0 && bk->b[i].state == HOTDIMM_BLOCK_UNPLUGGED)
+		if (new_ok && first_free < 0 &&
+		    b->state == HOTDIMM_BLOCK_UNPLUGGED)
 			first_free = (long long)i;
 	}
 	return first_free;
+}
+
+u64 hotdimm_blocks_in_linux_sb(const struct hotdimm_blocks *bk)
+{
+	return hotdimm_blocks_state_sb(bk, HOTDIMM_BLOCK_OFFLINE) +
+	       hotdimm_blocks_state_sb(bk, HOTDIMM_BLOCK_KERNEL) +
+	       hotdimm_blocks_state_sb(bk, HOTDIMM_BLOCK_MOVABLE);
 }
 
 u64 hotdimm_blocks_in_linux(const struct hotdimm_blocks *bk)

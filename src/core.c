@@ -32,7 +32,10 @@ static DEFINE_IDA(hotdimm_ida);
 /* Backoff for a block that failed: 1 s, doubling, at most 60 s. */
 #define HOTDIMM_BACKOFF_BASE	HZ
 #define HOTDIMM_BACKOFF_MAX	(60 * HZ)
-/* One offline attempt may migrate for this long before it is abandoned. */
+/*
+ * One offline attempt may isolate and migrate for this long before it is
+ * abandoned (waiting for the hotplug locks does not count).
+ */
 #define HOTDIMM_OFFLINE_TIMEOUT	(10 * HZ)
 /* While unloading, give each block this many offline attempts. */
 #define HOTDIMM_DRAIN_TRIES	3
@@ -98,11 +101,19 @@ void hotdimm_kick(struct hotdimm_dev *hd)
 
 void hotdimm_set_requested(struct hotdimm_dev *hd, u64 bytes)
 {
-	u64 target = min(bytes, hd->size);
+	u64 target = min(bytes, hd->size), i;
 
 	target -= target % hd->sb_size;
 	spin_lock(&hd->lock);
-	hd->requested_raw = bytes;
+	/*
+	 * Blocks out of Linux but still plugged at the transport back off
+	 * from a failed unplug or add; a new request may want them the other
+	 * way, so their next attempt is due at once.
+	 */
+	if (target != hd->requested)
+		for (i = 0; i < hd->bk.nr; i++)
+			if (hd->bk.b[i].state == HOTDIMM_BLOCK_PLUGGED)
+				hotdimm_block_clear_backoff(&hd->bk, i);
 	hd->requested = target;
 	hd->broken = false;
 	if (target != bytes)
@@ -143,7 +154,7 @@ void hotdimm_ratio_changed(void)
  * back: the block is retried every HOTDIMM_BACKOFF_MAX. Either way the
  * error is logged once; repeats of the same failure go to the debug log.
  *
- * Called with op_lock held, hd->lock not held.
+ * Called from the worker, hd->lock not held.
  */
 static long hd_failed(struct hotdimm_dev *hd, u64 idx, const char *what,
 		      int err, bool shrinking)
@@ -209,7 +220,7 @@ static long hd_failed(struct hotdimm_dev *hd, u64 idx, const char *what,
 	return delay;
 }
 
-/* Online an added block into @zone. Called with op_lock held. */
+/* Online an added block into @zone. Called from the worker. */
 static long hd_online(struct hotdimm_dev *hd, u64 idx, enum hotdimm_zone zone)
 {
 	int ret = hotdimm_online_block(hd, idx, zone);
@@ -261,7 +272,7 @@ static void hd_decision_dbg(struct hotdimm_dev *hd, u64 idx,
 
 /*
  * Plug or unplug the runs of sub-blocks of block @idx that are not in
- * @skip, at the transport. Called with op_lock held.
+ * @skip, at the transport. Called from the worker.
  */
 static int hd_transport_runs(struct hotdimm_dev *hd, u64 idx, u64 skip,
 			     bool plug)
@@ -292,7 +303,7 @@ static int hd_transport_runs(struct hotdimm_dev *hd, u64 idx, u64 skip,
 /*
  * Fill up to @need holes of block @idx, lowest first. A block that is not
  * online and cannot be onlined with holes (no online-page callback) gets
- * all of them. Called with op_lock held.
+ * all of them. Called from the worker.
  */
 static long hd_fill(struct hotdimm_dev *hd, u64 idx, u64 need)
 {
@@ -332,38 +343,27 @@ static u64 hd_memmap_pins(const struct hotdimm_dev *hd)
 }
 
 /*
- * Grow by up to @need sub-blocks: fill holes of partly plugged blocks
- * first, then add a new block. A new block is plugged only as far as
- * needed when the online-page callback keeps its holes out of the buddy
- * allocator; otherwise it is plugged whole (unless the transport refuses
- * to plug beyond the request) and the worker unplugs its tail once online.
- * Called with op_lock held.
+ * Add block @idx to Linux: an UNPLUGGED block is plugged first, by up to
+ * @need sub-blocks; a PLUGGED one (at the transport, not in Linux) is
+ * added as it is. A new block is plugged only as far as needed when the
+ * online-page callback keeps its holes out of the buddy allocator;
+ * otherwise it is plugged whole (unless the transport refuses to plug
+ * beyond the request) and the worker unplugs its tail once online.
+ * Called from the worker.
  */
-static long hd_grow(struct hotdimm_dev *hd, u64 need)
+static long hd_grow(struct hotdimm_dev *hd, u64 idx, u64 need)
 {
 	struct hotdimm_acct_input in;
 	enum hotdimm_zone zone;
 	mhp_t flags = MHP_NID_IS_MGID;
 	u64 full = hotdimm_sb_mask(&hd->bk), holes = 0, pins;
-	long long idx;
+	u64 addr = hd_addr(hd, idx);
 	u8 state;
-	u64 addr;
 	int ret;
 
 	spin_lock(&hd->lock);
-	idx = hotdimm_blocks_pick_fill(&hd->bk);
-	if (idx < 0) {
-		idx = hotdimm_blocks_pick_add(&hd->bk);
-		state = idx >= 0 ? hd->bk.b[idx].state : 0;
-	} else {
-		state = 0xff;
-	}
+	state = hd->bk.b[idx].state;
 	spin_unlock(&hd->lock);
-	if (idx < 0)
-		return MAX_SCHEDULE_TIMEOUT;
-	if (state == 0xff)
-		return hd_fill(hd, idx, need);
-	addr = hd_addr(hd, idx);
 
 	if (state == HOTDIMM_BLOCK_UNPLUGGED) {
 		pins = hd_memmap_pins(hd);
@@ -417,18 +417,34 @@ static long hd_grow(struct hotdimm_dev *hd, u64 need)
 	return hd_online(hd, idx, zone);
 }
 
+/*
+ * The offline watchdog. It bounds isolation and migration only: the memory
+ * notifier arms it at MEM_GOING_OFFLINE of a block the worker offlines,
+ * after offline_and_remove_memory() got the device hotplug lock, so time
+ * spent waiting for that lock (another device's worker, an administrator's
+ * online or offline) does not count.
+ *
+ * It relies on offline_pages() checking signal_pending() in its migration
+ * loop (and returning -EINTR): the signal is how the attempt is abandoned.
+ */
 static void hd_offline_timeout(struct timer_list *t)
 {
 	struct hotdimm_dev *hd = timer_container_of(hd, t, offline_timer);
 
 	WRITE_ONCE(hd->offline_timed_out, true);
-	/* offline_pages() gives up when the caller has a signal pending. */
 	send_sig(SIGUSR1, hd->worker, 1);
+}
+
+void hotdimm_offline_begins(struct hotdimm_dev *hd)
+{
+	if (current == hd->worker)
+		mod_timer(&hd->offline_timer,
+			  jiffies + HOTDIMM_OFFLINE_TIMEOUT);
 }
 
 /*
  * Take block @idx out of Linux and give it back to the transport. Called
- * with op_lock held, from the worker only (the offline watchdog signals it).
+ * from the worker only (the offline watchdog signals it).
  */
 static int hd_remove_block(struct hotdimm_dev *hd, u64 idx, const char **stage)
 {
@@ -442,8 +458,8 @@ static int hd_remove_block(struct hotdimm_dev *hd, u64 idx, const char **stage)
 
 	*stage = "offline";
 	if (state != HOTDIMM_BLOCK_PLUGGED) {
+		/* The notifier arms the watchdog once migration starts. */
 		WRITE_ONCE(hd->offline_timed_out, false);
-		mod_timer(&hd->offline_timer, jiffies + HOTDIMM_OFFLINE_TIMEOUT);
 		ret = offline_and_remove_memory(addr, hd->block_size);
 		hotdimm_timer_delete_sync(&hd->offline_timer);
 		flush_signals(current);
@@ -488,8 +504,8 @@ static long hd_next_retry(struct hotdimm_dev *hd, u64 now)
  * Unplug up to @excess sub-blocks of online block @idx, from the top: the
  * free and movable parts of a block that cannot go as a whole. Sub-blocks
  * that are busy now are skipped. Returns how many went; *@err says why
- * the others did not (-EBUSY, or the error that stopped it). Called with
- * op_lock held.
+ * the others did not (-EBUSY, or the error that stopped it). Called from
+ * the worker.
  */
 static unsigned int hd_unplug_parts(struct hotdimm_dev *hd, u64 idx,
 				    u64 excess, int *err)
@@ -539,7 +555,7 @@ static unsigned int hd_unplug_parts(struct hotdimm_dev *hd, u64 idx,
  * Once no more than @target sub-blocks are in Linux, only blocks waiting for
  * the transport's unplug are retried: memory is never taken out of Linux
  * beyond what was asked, even while the host keeps answering busy. Called
- * with op_lock held.
+ * from the worker.
  */
 static long hd_shrink(struct hotdimm_dev *hd, u64 target, u64 plugged)
 {
@@ -556,9 +572,7 @@ static long hd_shrink(struct hotdimm_dev *hd, u64 target, u64 plugged)
 	kernel_ok = hd->draining || hotdimm_acct_may_remove_kernel(&in);
 
 	spin_lock(&hd->lock);
-	in_linux = hotdimm_blocks_state_sb(&hd->bk, HOTDIMM_BLOCK_OFFLINE) +
-		   hotdimm_blocks_state_sb(&hd->bk, HOTDIMM_BLOCK_KERNEL) +
-		   hotdimm_blocks_state_sb(&hd->bk, HOTDIMM_BLOCK_MOVABLE);
+	in_linux = hotdimm_blocks_in_linux_sb(&hd->bk);
 	plugged_only = in_linux <= target;
 	idx = hotdimm_blocks_pick_remove(&hd->bk, now, kernel_ok, plugged_only,
 					 excess);
@@ -625,7 +639,7 @@ static long hd_shrink(struct hotdimm_dev *hd, u64 target, u64 plugged)
 	return 0;
 }
 
-/* Remove block @idx that has no device block plugged. op_lock held. */
+/* Remove block @idx that has no device block plugged. From the worker. */
 static long hd_remove_empty(struct hotdimm_dev *hd, u64 idx)
 {
 	const char *stage;
@@ -642,13 +656,13 @@ static long hd_remove_empty(struct hotdimm_dev *hd, u64 idx)
 /*
  * One step toward the requested size. Returns how long the worker may
  * sleep: 0 to step again at once, MAX_SCHEDULE_TIMEOUT when converged.
- * Called with op_lock held.
+ * Called from the worker.
  */
 static long hd_step(struct hotdimm_dev *hd)
 {
 	u64 now = get_jiffies_64();
-	u64 target, plugged, i;
-	long long steer = -1, waiting = -1;
+	u64 target, plugged, in_linux, i;
+	long long steer = -1, waiting = -1, grow;
 	enum hotdimm_zone want = HOTDIMM_ZONE_NONE;
 	long delay;
 
@@ -698,18 +712,45 @@ static long hd_step(struct hotdimm_dev *hd)
 		spin_unlock(&hd->lock);
 		return hd_online(hd, steer, want);
 	}
-	if (plugged < target && !hd->broken) {
-		hd_status(hd, "plugging: %llu of %llu MiB plugged, target %llu MiB",
-			  hd_mib(plugged * hd->sb_size), hd_mib(hd->size),
-			  hd_mib(target * hd->sb_size));
-		spin_unlock(&hd->lock);
-		return hd_grow(hd, target - plugged);
+	/*
+	 * Converge on what is in Linux: a block plugged at the transport but
+	 * not added (a failed add, or an unplug the host refused before the
+	 * request grew again) is added before anything new is plugged.
+	 */
+	in_linux = hotdimm_blocks_in_linux_sb(&hd->bk);
+	if (in_linux < target && !hd->broken) {
+		bool fill = false;
+
+		grow = hotdimm_blocks_pick_add(&hd->bk, now, false);
+		if (grow < 0 && plugged < target) {
+			grow = hotdimm_blocks_pick_fill(&hd->bk);
+			fill = grow >= 0;
+			if (!fill)
+				grow = hotdimm_blocks_pick_add(&hd->bk, now, true);
+		}
+		if (grow >= 0) {
+			hd_status(hd, "plugging: %llu of %llu MiB plugged, target %llu MiB",
+				  hd_mib(plugged * hd->sb_size), hd_mib(hd->size),
+				  hd_mib(target * hd->sb_size));
+			spin_unlock(&hd->lock);
+			if (fill)
+				return hd_fill(hd, grow, target - plugged);
+			return hd_grow(hd, grow, target > plugged ?
+				       target - plugged : 0);
+		}
 	}
 	delay = hd_next_retry(hd, now);
 	if (waiting >= 0)
 		/* Plugged, but a block still waits to be onlined. */
 		hd_status(hd, "retrying: online of block %lld: %s; next attempt in %u s",
 			  waiting, hotdimm_error_str(hd->last_err),
+			  delay == MAX_SCHEDULE_TIMEOUT ? 0 :
+			  jiffies_to_msecs(delay) / 1000);
+	else if (in_linux < target && !hd->broken)
+		/* Plugged at the transport, waiting to be added. */
+		hd_status(hd, "retrying: %s of block %llu: %s; next attempt in %u s",
+			  hd->last_err_what, hd->last_err_block,
+			  hotdimm_error_str(hd->last_err),
 			  delay == MAX_SCHEDULE_TIMEOUT ? 0 :
 			  jiffies_to_msecs(delay) / 1000);
 	else if (!hd->broken)
@@ -741,13 +782,11 @@ static int hd_worker(void *data)
 		WRITE_ONCE(hd->kick, false);
 		/* Order the kick reset before reading the request. */
 		smp_mb();
-		mutex_lock(&hd->op_lock);
 		delay = hd_step(hd);
 		if (READ_ONCE(hd->draining) && hd_drained(hd)) {
 			complete(&hd->drained);
 			delay = MAX_SCHEDULE_TIMEOUT;
 		}
-		mutex_unlock(&hd->op_lock);
 		if (!delay) {
 			cond_resched();
 			continue;
@@ -780,7 +819,6 @@ static int hd_probe(struct platform_device *pdev)
 	hd->nid = pd->nid == NUMA_NO_NODE ?
 		  memory_add_physaddr_to_nid(pd->start) : pd->nid;
 	hd->ratio = READ_ONCE(hotdimm_movable_ratio);
-	mutex_init(&hd->op_lock);
 	spin_lock_init(&hd->lock);
 	init_waitqueue_head(&hd->wq);
 	init_completion(&hd->drained);

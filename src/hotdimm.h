@@ -9,7 +9,6 @@
 #include <linux/device.h>
 #include <linux/kthread.h>
 #include <linux/list.h>
-#include <linux/mutex.h>
 #include <linux/platform_device.h>
 #include <linux/spinlock.h>
 #include <linux/timer.h>
@@ -71,13 +70,15 @@ struct hotdimm_pdata {
  * struct hotdimm_dev - one memory device
  *
  * Locking:
- * - @op_lock (mutex) serialises memory operations of this device: only the
- *   worker takes it while adding/removing memory, and remove() after the
- *   worker stopped. Never held while writing memory block sysfs files that
- *   the hotplug core locks (see online.c).
- * - @lock (spinlock) protects @bk, @requested, @status and @ratio. It is
- *   taken by the memory notifier (inside the kernel's hotplug locks), so
- *   nothing under it may sleep or call into memory hotplug.
+ * - Memory operations of a device (plug, add, online, offline, remove,
+ *   unplug) happen only in its worker thread, one at a time; remove() lets
+ *   the worker drain the device and stops it before freeing anything.
+ *   The worker needs no lock for that; it takes @lock to read and update
+ *   the block bookkeeping that others read.
+ * - @lock (spinlock) protects @bk, @requested, @broken, the status fields
+ *   and @ratio. It is taken by the memory notifier (inside the kernel's
+ *   hotplug locks), so nothing under it may sleep or call into memory
+ *   hotplug.
  * - hotdimm_devs_lock (global spinlock) protects the device list; it nests
  *   outside @lock.
  */
@@ -95,14 +96,12 @@ struct hotdimm_dev {
 	int mgid;			/* memory group id */
 	const char *resource_name;	/* kept alive while memory is added */
 
-	struct mutex op_lock;		/* see Locking above */
 	spinlock_t lock;		/* see Locking above */
 	struct hotdimm_blocks bk;
 	u64 requested;			/* bytes, as the transport/user asked */
 	u32 ratio;			/* per-device movable_ratio */
 	bool ratio_set;			/* written via sysfs: ignore the param */
 	bool broken;			/* gave up growing until the next resize */
-	u64 requested_raw;		/* as asked, before rounding/clamping */
 	int last_err;			/* last failure, for the status */
 	u64 last_err_block;
 	const char *last_err_what;
@@ -147,6 +146,12 @@ void hotdimm_set_status(struct hotdimm_dev *hd, const char *fmt, ...)
 	__printf(2, 3);
 /* Fill @buf with "state[; note]"; takes hd->lock. */
 void hotdimm_get_status(struct hotdimm_dev *hd, char *buf, size_t len);
+/*
+ * MEM_GOING_OFFLINE of one of @hd's blocks: when its worker is the one
+ * offlining, arm the offline watchdog. Called from the memory notifier
+ * with hd->lock held.
+ */
+void hotdimm_offline_begins(struct hotdimm_dev *hd);
 /* Allocate a platform device id shared by all transports. */
 int hotdimm_register_device(struct device *parent,
 			    const struct hotdimm_pdata *pdata,

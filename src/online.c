@@ -135,6 +135,9 @@ static int hd_memory_notify(struct notifier_block *nb, unsigned long action,
 		}
 		break;
 	case MEM_GOING_OFFLINE:
+		if (b->state >= HOTDIMM_BLOCK_OFFLINE)
+			hotdimm_offline_begins(hd);
+		fallthrough;
 	case MEM_CANCEL_OFFLINE:
 		if (b->holes && b->state > HOTDIMM_BLOCK_OFFLINE)
 			hotdimm_sb_going_offline(hd, idx, b->holes,
@@ -162,7 +165,7 @@ static struct notifier_block hd_memory_nb = {
 /*
  * Online block @idx of @hd into @zone through its sysfs state file.
  *
- * Context: the device's worker thread, op_lock held, no spinlock held.
+ * Context: the device's worker thread, no spinlock held.
  * Returns 0, or a negative errno for hotdimm_classify_error(); -EINVAL also
  * when the block was already online (the caller checks the real state).
  */

@@ -65,7 +65,7 @@ static void hd_clear_offline(unsigned long pfn, unsigned long nr)
  * transport. Returns 0, -EBUSY when its pages cannot be migrated now,
  * -ENOMEM, or the transport's error (everything undone then).
  *
- * Context: the device's worker, op_lock held, no spinlock held.
+ * Context: the device's worker, no spinlock held.
  */
 int hotdimm_sb_unplug_online(struct hotdimm_dev *hd, u64 idx, unsigned int sb)
 {

@@ -26,8 +26,9 @@
  * Locking: req_lock serialises requests, so exactly one is in flight; the
  * virtqueue callback only completes @done, the waiter fetches the buffer.
  * cfg_lock protects the config values read last and @hd. The config-change
- * callback runs in atomic context and only queues cfg_work; @lock (a
- * spinlock) guards the @removing flag it checks.
+ * callback runs in atomic context and only queues cfg_work; the virtio core
+ * delivers it only between a successful probe and the start of remove, so
+ * remove() cancels cfg_work once and nothing queues it again.
  */
 #include <linux/completion.h>
 #include <linux/crash_dump.h>
@@ -37,6 +38,7 @@
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/numa.h>
 #include <linux/scatterlist.h>
 #include <linux/sizes.h>
@@ -49,10 +51,11 @@
 #include <acpi/acpi_numa.h>
 
 #include "hotdimm.h"
+#include "hotdimm_vmem.h"
 
 /* A request without a response for this long is reported (and waited on). */
 #define VMEM_REQ_WARN_MS	10000
-/* UNPLUG_ALL retries at probe: first delay and bound of the backoff. */
+/* Adoption retries (UNPLUG_ALL, registration): first delay and bound. */
 #define VMEM_ADOPT_MIN_MS	10
 #define VMEM_ADOPT_MAX_MS	10000
 
@@ -74,7 +77,6 @@ struct vmem {
 	struct completion done;
 	struct virtio_mem_req req;	/* DMA: never on the stack */
 	struct virtio_mem_resp resp;
-	u64 plugged;			/* what our requests plugged, in bytes */
 
 	/* Config as read last; @hd once the platform device is bound. */
 	struct mutex cfg_lock;
@@ -85,9 +87,7 @@ struct vmem {
 	struct work_struct cfg_work;
 	struct delayed_work adopt_work;
 	unsigned int adopt_delay_ms;
-
-	spinlock_t lock;		/* guards @removing (config callback) */
-	bool removing;
+	bool adopted;			/* UNPLUG_ALL done, registration left */
 };
 
 static const char *vmem_req_name(u16 type)
@@ -157,6 +157,8 @@ static int vmem_send(struct vmem *vm, u16 type, u64 addr, u64 nb_blocks,
 	mutex_lock(&vm->req_lock);
 	memset(&vm->req, 0, sizeof(vm->req));
 	memset(&vm->resp, 0, sizeof(vm->resp));
+	/* Not a valid state: 0 would read as PLUGGED. */
+	vm->resp.u.state.state = cpu_to_virtio16(vdev, U16_MAX);
 	vm->req.type = cpu_to_virtio16(vdev, type);
 	/* The plug, unplug and state variants share one layout. */
 	vm->req.u.plug.addr = cpu_to_virtio64(vdev, addr);
@@ -194,8 +196,8 @@ static int vmem_send(struct vmem *vm, u16 type, u64 addr, u64 nb_blocks,
 			break;
 	}
 
-	if (len < sizeof(vm->resp.type)) {
-		dev_err(&vdev->dev, "%s: short response (%u bytes)\n",
+	if (len < hotdimm_vmem_resp_len(type == VIRTIO_MEM_REQ_STATE)) {
+		dev_err(&vdev->dev, "%s: short response (%u bytes), treating it as a device error\n",
 			vmem_req_name(type), len);
 		ret = -EIO;
 		goto out;
@@ -236,33 +238,52 @@ static int vmem_state(struct vmem *vm, u64 addr, u64 size)
 	return merged < 0 ? VIRTIO_MEM_STATE_UNPLUGGED : merged;
 }
 
+static u32 vmem_cfg_generation(void *ctx)
+{
+	struct virtio_device *vdev = ctx;
+
+	return vdev->config->generation ? vdev->config->generation(vdev) : 0;
+}
+
+static void vmem_cfg_read(void *ctx, struct hotdimm_vmem_cfg *cfg)
+{
+	struct virtio_device *vdev = ctx;
+
+	virtio_cread_le(vdev, struct virtio_mem_config, usable_region_size,
+			&cfg->usable);
+	virtio_cread_le(vdev, struct virtio_mem_config, requested_size,
+			&cfg->requested);
+}
+
+static const struct hotdimm_vmem_cfg_ops vmem_cfg_ops = {
+	.generation = vmem_cfg_generation,
+	.read = vmem_cfg_read,
+};
+
 /*
- * Read the config fields that may change and check them. Caller holds
- * cfg_lock. On a config that makes no sense, the old values stay and the
- * field is named in the error.
+ * Read the config fields that may change, as one snapshot (a host update
+ * between two fields must not look like a config that makes no sense), and
+ * check them. Caller holds cfg_lock. On a config that makes no sense, the
+ * old values stay and the field is named in the error.
  */
 static int vmem_read_config(struct vmem *vm)
 {
 	struct device *dev = &vm->vdev->dev;
-	u64 usable, requested;
+	struct hotdimm_vmem_cfg cfg;
+	const char *bad;
 
-	virtio_cread_le(vm->vdev, struct virtio_mem_config, usable_region_size,
-			&usable);
-	virtio_cread_le(vm->vdev, struct virtio_mem_config, requested_size,
-			&requested);
-
-	if (usable > vm->region_size) {
-		dev_err(dev, "usable_region_size 0x%llx exceeds region_size 0x%llx: ignoring the config update\n",
-			usable, vm->region_size);
+	if (hotdimm_vmem_read_cfg(&vmem_cfg_ops, vm->vdev, &cfg)) {
+		dev_dbg(dev, "config keeps changing, waiting for the next update\n");
+		return -EAGAIN;
+	}
+	bad = hotdimm_vmem_check_cfg(vm->region_size, &cfg);
+	if (bad) {
+		dev_err(dev, "%s (usable_region_size 0x%llx, requested_size 0x%llx, region_size 0x%llx): ignoring the config update\n",
+			bad, cfg.usable, cfg.requested, vm->region_size);
 		return -EINVAL;
 	}
-	if (requested > usable) {
-		dev_err(dev, "requested_size 0x%llx exceeds usable_region_size 0x%llx: ignoring the config update\n",
-			requested, usable);
-		return -EINVAL;
-	}
-	vm->usable = usable;
-	vm->requested = requested;
+	vm->usable = cfg.usable;
+	vm->requested = cfg.requested;
 	return 0;
 }
 
@@ -278,10 +299,10 @@ static void vmem_refresh(struct vmem *vm)
 	mutex_lock(&vm->cfg_lock);
 	ret = vmem_read_config(vm);
 	if (vm->hd && !ret) {
-		dev_dbg(&vm->vdev->dev, "requested_size %llu, usable_region_size %llu, plugged %llu\n",
-			vm->requested, vm->usable, vm->plugged);
+		dev_dbg(&vm->vdev->dev, "requested_size %llu, usable_region_size %llu\n",
+			vm->requested, vm->usable);
 		hotdimm_set_requested(vm->hd, vm->requested);
-	} else if (vm->hd) {
+	} else if (vm->hd && ret == -EINVAL) {
 		hotdimm_set_status(vm->hd, "host config update refused (see dmesg), keeping %llu",
 				   vm->requested);
 	}
@@ -296,13 +317,9 @@ static void vmem_cfg_work(struct work_struct *work)
 static void vmem_config_changed(struct virtio_device *vdev)
 {
 	struct vmem *vm = vdev->priv;
-	unsigned long flags;
 
 	/* Atomic context (under the virtio config lock): defer the work. */
-	spin_lock_irqsave(&vm->lock, flags);
-	if (!vm->removing)
-		queue_work(system_freezable_wq, &vm->cfg_work);
-	spin_unlock_irqrestore(&vm->lock, flags);
+	queue_work(system_freezable_wq, &vm->cfg_work);
 }
 
 /* After a device ERROR: log what the device thinks of the range. */
@@ -355,13 +372,6 @@ static int vmem_change_one(struct vmem *vm, u16 type, u64 addr, u64 size)
 			vmem_req_name(type), addr, resp);
 		return -EIO;
 	}
-
-	mutex_lock(&vm->req_lock);
-	if (type == VIRTIO_MEM_REQ_PLUG)
-		vm->plugged += size;
-	else
-		vm->plugged -= min(vm->plugged, size);
-	mutex_unlock(&vm->req_lock);
 	return 0;
 }
 
@@ -457,10 +467,6 @@ static int vmem_unplug_all(struct vmem *vm)
 		return -EIO;
 	}
 
-	mutex_lock(&vm->req_lock);
-	vm->plugged = 0;
-	mutex_unlock(&vm->req_lock);
-
 	/*
 	 * The usable region may have shrunk (no config interrupt for that),
 	 * and STATE only answers for ranges inside it: check what is left.
@@ -529,7 +535,11 @@ static int vmem_register(struct vmem *vm)
 	return 0;
 }
 
-/* Background UNPLUG_ALL with backoff while the device answers BUSY. */
+/*
+ * Background adoption: UNPLUG_ALL with backoff while the device answers
+ * BUSY, then the registration, retried with the same backoff when it fails
+ * (said once; the device stays bound to hotdimm without memory meanwhile).
+ */
 static void vmem_adopt_work(struct work_struct *work)
 {
 	struct vmem *vm = container_of(to_delayed_work(work), struct vmem,
@@ -537,22 +547,33 @@ static void vmem_adopt_work(struct work_struct *work)
 	struct device *dev = &vm->vdev->dev;
 	int ret;
 
-	ret = vmem_unplug_all(vm);
-	if (ret == -EBUSY) {
-		vm->adopt_delay_ms = min(vm->adopt_delay_ms * 2,
-					 (unsigned int)VMEM_ADOPT_MAX_MS);
-		dev_dbg(dev, "UNPLUG_ALL: busy, next try in %u ms\n",
-			vm->adopt_delay_ms);
-		queue_delayed_work(system_freezable_wq, &vm->adopt_work,
-				   msecs_to_jiffies(vm->adopt_delay_ms));
-		return;
+	if (!vm->adopted) {
+		ret = vmem_unplug_all(vm);
+		if (ret == -EBUSY) {
+			dev_dbg(dev, "UNPLUG_ALL: busy\n");
+			goto retry;
+		}
+		if (ret) {
+			dev_err(dev, "giving up: cannot unplug the memory an earlier driver left plugged; reload hotdimm to try again\n");
+			return;
+		}
+		dev_info(dev, "UNPLUG_ALL done: adopted the device\n");
+		vm->adopted = true;
+		vm->adopt_delay_ms = VMEM_ADOPT_MIN_MS;
 	}
-	if (ret) {
-		dev_err(dev, "giving up: cannot unplug the memory an earlier driver left plugged\n");
+	ret = vmem_register(vm);
+	if (!ret)
 		return;
-	}
-	dev_info(dev, "UNPLUG_ALL done: adopted the device\n");
-	vmem_register(vm);
+	if (vm->adopt_delay_ms == VMEM_ADOPT_MIN_MS)
+		dev_err(dev, "adopted device not managed yet: creating its hotdimm device failed (%d); retrying every %u s at most\n",
+			ret, VMEM_ADOPT_MAX_MS / 1000);
+retry:
+	vm->adopt_delay_ms = min(vm->adopt_delay_ms * 2,
+				 (unsigned int)VMEM_ADOPT_MAX_MS);
+	dev_dbg(dev, "%s: next try in %u ms\n",
+		vm->adopted ? "registration" : "UNPLUG_ALL", vm->adopt_delay_ms);
+	queue_delayed_work(system_freezable_wq, &vm->adopt_work,
+			   msecs_to_jiffies(vm->adopt_delay_ms));
 }
 
 /*
@@ -625,6 +646,8 @@ static int vmem_probe(struct virtio_device *vdev)
 
 	BUILD_BUG_ON(sizeof(struct virtio_mem_req) != 24);
 	BUILD_BUG_ON(sizeof(struct virtio_mem_resp) != 10);
+	BUILD_BUG_ON(offsetofend(struct virtio_mem_resp, u.state.state) !=
+		     HOTDIMM_VMEM_RESP_STATE_LEN);
 
 	if (!vdev->config->get) {
 		dev_err(dev, "config space not accessible\n");
@@ -643,7 +666,6 @@ static int vmem_probe(struct virtio_device *vdev)
 	mutex_init(&vm->req_lock);
 	mutex_init(&vm->cfg_lock);
 	init_completion(&vm->done);
-	spin_lock_init(&vm->lock);
 	INIT_WORK(&vm->cfg_work, vmem_cfg_work);
 	INIT_DELAYED_WORK(&vm->adopt_work, vmem_adopt_work);
 	vm->adopt_delay_ms = VMEM_ADOPT_MIN_MS;
@@ -682,7 +704,6 @@ static int vmem_probe(struct virtio_device *vdev)
 	virtio_device_ready(vdev);
 
 	if (plugged) {
-		vm->plugged = plugged;
 		dev_info(dev, "%llu bytes plugged by an earlier driver: UNPLUG_ALL\n",
 			 plugged);
 		ret = vmem_unplug_all(vm);
@@ -703,9 +724,6 @@ static int vmem_probe(struct virtio_device *vdev)
 	return 0;
 
 err_reset:
-	spin_lock_irq(&vm->lock);
-	vm->removing = true;
-	spin_unlock_irq(&vm->lock);
 	virtio_reset_device(vdev);
 	cancel_work_sync(&vm->cfg_work);
 err_vqs:
@@ -722,9 +740,6 @@ static void vmem_remove(struct virtio_device *vdev)
 	struct device *dev = &vdev->dev;
 	u64 plugged;
 
-	spin_lock_irq(&vm->lock);
-	vm->removing = true;
-	spin_unlock_irq(&vm->lock);
 	cancel_delayed_work_sync(&vm->adopt_work);
 	cancel_work_sync(&vm->cfg_work);
 

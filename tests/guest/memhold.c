@@ -3,7 +3,7 @@
  * memhold: guest helper for hotdimm's tests. Holds anonymous memory filled
  * with a known pattern while the test unplugs memory, then verifies it.
  *
- *   memhold MIB [START END]
+ *   memhold [--pin] MIB [START END]
  *
  * Maps MIB MiB of anonymous memory, writes a pattern into every 64-bit word
  * and prints "ready pages=N inrange=M" where M counts the pages whose
@@ -12,18 +12,29 @@
  * "verify ok inrange=M" (exit 0) or "verify bad words=N first=OFFSET"
  * (exit 1). SIGTERM ends it without verifying (exit 2).
  *
+ * --pin: also vmsplice() up to PIN_MAX of the pages in [START, END) into a
+ * pipe that is never read, and print "pinned=N" on the ready line. The
+ * pipe holds a reference to each of them until memhold exits, so page
+ * migration fails for them and offlining their memory block keeps retrying
+ * (holding the kernel's hotplug locks) until the offlining task gets a
+ * signal: the way tests make an administrator's offline take long.
+ *
  * Built statically by tests/guest/run and put at /bin/memhold.
  */
+#define _GNU_SOURCE
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define PAGE 4096UL
+#define PIN_MAX 64
 
 static uint64_t pattern(uint64_t i)
 {
@@ -33,8 +44,12 @@ static uint64_t pattern(uint64_t i)
 	return x ^ 0x686f7464696d6d00ULL;
 }
 
+/*
+ * Pages of @buf whose physical address lies in [@start, @end); with @pipefd
+ * >= 0, up to PIN_MAX of them are also spliced into that pipe (*@pinned).
+ */
 static long count_in_range(const void *buf, size_t len, uint64_t start,
-			   uint64_t end)
+			   uint64_t end, int pipefd, long *pinned)
 {
 	size_t npages = len / PAGE, i;
 	uint64_t first = (uintptr_t)buf / PAGE;
@@ -60,8 +75,18 @@ static long count_in_range(const void *buf, size_t len, uint64_t start,
 
 			if (!(ent[j] >> 63) || !pfn)
 				continue;
-			if (pfn * PAGE >= start && pfn * PAGE < end)
-				in++;
+			if (pfn * PAGE < start || pfn * PAGE >= end)
+				continue;
+			in++;
+			if (pipefd >= 0 && *pinned < PIN_MAX) {
+				struct iovec iov = {
+					.iov_base = (char *)buf + (i + j) * PAGE,
+					.iov_len = PAGE,
+				};
+
+				if (vmsplice(pipefd, &iov, 1, 0) == (ssize_t)PAGE)
+					(*pinned)++;
+			}
 		}
 	}
 	close(fd);
@@ -71,12 +96,23 @@ static long count_in_range(const void *buf, size_t len, uint64_t start,
 int main(int argc, char **argv)
 {
 	uint64_t start = 0, end = 0, *w, nwords, i, bad = 0, first_bad = 0;
+	int sig, pipefd[2] = { -1, -1 };
+	long pinned = 0, in;
 	sigset_t set;
 	size_t len;
-	int sig;
 
+	if (argc > 1 && !strcmp(argv[1], "--pin")) {
+		if (pipe(pipefd)) {
+			perror("memhold: pipe");
+			return 2;
+		}
+		/* Room for PIN_MAX pages: one pipe buffer each. */
+		fcntl(pipefd[1], F_SETPIPE_SZ, PIN_MAX * PAGE);
+		argc--;
+		argv++;
+	}
 	if (argc != 2 && argc != 4) {
-		fprintf(stderr, "usage: memhold MIB [START END]\n");
+		fprintf(stderr, "usage: memhold [--pin] MIB [START END]\n");
 		return 2;
 	}
 	len = strtoull(argv[1], NULL, 0) << 20;
@@ -98,8 +134,12 @@ int main(int argc, char **argv)
 	nwords = len / 8;
 	for (i = 0; i < nwords; i++)
 		w[i] = pattern(i);
-	printf("ready pages=%zu inrange=%ld\n", len / PAGE,
-	       count_in_range(w, len, start, end));
+	in = count_in_range(w, len, start, end, pipefd[1], &pinned);
+	if (pipefd[1] >= 0)
+		printf("ready pages=%zu inrange=%ld pinned=%ld\n", len / PAGE, in,
+		       pinned);
+	else
+		printf("ready pages=%zu inrange=%ld\n", len / PAGE, in);
 	fflush(stdout);
 
 	if (sigwait(&set, &sig) || sig != SIGUSR1)
@@ -116,6 +156,7 @@ int main(int argc, char **argv)
 		       first_bad);
 		return 1;
 	}
-	printf("verify ok inrange=%ld\n", count_in_range(w, len, start, end));
+	printf("verify ok inrange=%ld\n",
+	       count_in_range(w, len, start, end, -1, &pinned));
 	return 0;
 }

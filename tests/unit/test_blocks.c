@@ -32,8 +32,12 @@ int main(void)
 	CHECK("init all unplugged", bk.count[HOTDIMM_BLOCK_UNPLUGGED] == NR &&
 	      hotdimm_blocks_plugged(&bk) == 0, "unplugged %llu",
 	      (unsigned long long)bk.count[HOTDIMM_BLOCK_UNPLUGGED]);
-	CHECK("pick_add empty device -> 0", hotdimm_blocks_pick_add(&bk) == 0,
-	      "got %lld", hotdimm_blocks_pick_add(&bk));
+	CHECK("pick_add empty device -> 0",
+	      hotdimm_blocks_pick_add(&bk, 0, 1) == 0,
+	      "got %lld", hotdimm_blocks_pick_add(&bk, 0, 1));
+	CHECK("pick_add without new blocks -> none",
+	      hotdimm_blocks_pick_add(&bk, 0, 0) == -1,
+	      "got %lld", hotdimm_blocks_pick_add(&bk, 0, 0));
 	CHECK("pick_remove empty device -> none",
 	      hotdimm_blocks_pick_remove(&bk, 0, 1, 0, U64_MAX) == -1, "got %lld",
 	      hotdimm_blocks_pick_remove(&bk, 0, 1, 0, U64_MAX));
@@ -76,8 +80,22 @@ int main(void)
 	      hotdimm_block_char(HOTDIMM_BLOCK_KERNEL, 0) == 'K' &&
 	      hotdimm_block_char(HOTDIMM_BLOCK_MOVABLE, 0) == 'M', "chars");
 
-	idx = hotdimm_blocks_pick_add(&bk);
+	idx = hotdimm_blocks_pick_add(&bk, 0, 1);
 	CHECK("pick_add prefers a plugged block", idx == 4, "got %lld", idx);
+	idx = hotdimm_blocks_pick_add(&bk, 0, 0);
+	CHECK("pick_add re-adds a plugged block without new ones", idx == 4,
+	      "got %lld", idx);
+	CHECK("in_linux_sb counts plugged sub-blocks in Linux",
+	      hotdimm_blocks_in_linux_sb(&bk) == 4 * bk.sb_per_block,
+	      "got %llu", (unsigned long long)hotdimm_blocks_in_linux_sb(&bk));
+	hotdimm_block_backoff(&bk, 4, 0, 10, 1000);
+	idx = hotdimm_blocks_pick_add(&bk, 5, 0);
+	CHECK("pick_add honours the backoff of a plugged block", idx == -1,
+	      "got %lld", idx);
+	idx = hotdimm_blocks_pick_add(&bk, 5, 1);
+	CHECK("pick_add takes a free block while the plugged one waits",
+	      idx == 5, "got %lld", idx);
+	hotdimm_block_clear_backoff(&bk, 4);
 	idx = hotdimm_blocks_pick_remove(&bk, 0, 1, 0, U64_MAX);
 	CHECK("pick_remove: plugged first", idx == 4, "got %lld", idx);
 	CHECK("in_linux counts added blocks", hotdimm_blocks_in_linux(&bk) == 4,
@@ -90,8 +108,8 @@ int main(void)
 	      idx);
 	hotdimm_block_clear_backoff(&bk, 4);
 	hotdimm_block_set(&bk, 4, HOTDIMM_BLOCK_UNPLUGGED);
-	CHECK("pick_add lowest free", hotdimm_blocks_pick_add(&bk) == 4,
-	      "got %lld", hotdimm_blocks_pick_add(&bk));
+	CHECK("pick_add lowest free", hotdimm_blocks_pick_add(&bk, 0, 1) == 4,
+	      "got %lld", hotdimm_blocks_pick_add(&bk, 0, 1));
 	idx = hotdimm_blocks_pick_remove(&bk, 0, 1, 0, U64_MAX);
 	CHECK("pick_remove: offline next", idx == 3, "got %lld", idx);
 	hotdimm_block_set(&bk, 3, HOTDIMM_BLOCK_UNPLUGGED);
