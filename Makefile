@@ -5,6 +5,8 @@
 #
 #   make [KDIR=...]        build hotdimm.ko (and hotdimmctl)
 #   make check             unit, build, lint, DKMS and guest tests
+#   make soak              random resizes under load, 1000 per transport
+#                          and kernel (RESIZES=, SEED=, KERNEL= to change)
 #   make demo              boot a guest and grow/shrink an emulated DIMM
 #   make bench             side-by-side benchmark against virtio_mem
 #   make install           install module (+ depmod), modprobe config, tools
@@ -25,7 +27,7 @@ KDIR ?= $(shell if [ -d /lib/modules/$(KVER)/build ]; then \
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all module tools check unit demo bench install install-tools \
+.PHONY: all module tools check soak unit demo bench install install-tools \
 	uninstall clean deps
 
 all: module tools
@@ -45,6 +47,11 @@ deps:
 
 check:
 	tests/run
+
+RESIZES ?= 1000
+soak:
+	HOTDIMM_SOAK_RESIZES=$(RESIZES) $(if $(SEED),HOTDIMM_SOAK_SEED=$(SEED)) \
+		tests/guest/run -k soak $(if $(KERNEL),--kernel $(KERNEL))
 
 unit:
 	tests/run unit

@@ -88,6 +88,15 @@ struct vmem {
 	struct delayed_work adopt_work;
 	unsigned int adopt_delay_ms;
 	bool adopted;			/* UNPLUG_ALL done, registration left */
+
+#ifdef CONFIG_PROC_VMCORE
+	/* kdump kernel: answers for /proc/vmcore, no hotdimm device. */
+	bool kdump;
+	struct vmcore_cb vmcore_cb;
+	struct mutex vmcore_lock;	/* the cached answer below */
+	u64 vmcore_blk;			/* device block asked last, or U64_MAX */
+	bool vmcore_ram;
+#endif
 };
 
 static const char *vmem_req_name(u16 type)
@@ -576,6 +585,68 @@ retry:
 			   msecs_to_jiffies(vm->adopt_delay_ms));
 }
 
+#ifdef CONFIG_PROC_VMCORE
+/*
+ * In a kdump kernel /proc/vmcore reads the crashed kernel's memory, this
+ * device's region included. An unplugged device block must not be read
+ * (with VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE the read kills the guest): ask
+ * the device with STATE, one device block at a time (the last answer is
+ * kept, reads are sequential), and answer "not RAM" for an unplugged block
+ * and on any error.
+ */
+static bool vmem_vmcore_pfn_is_ram(struct vmcore_cb *cb, unsigned long pfn)
+{
+	struct vmem *vm = container_of(cb, struct vmem, vmcore_cb);
+	u64 addr = PFN_PHYS(pfn), blk;
+	bool ram;
+	int state;
+
+	if (addr < vm->addr || addr - vm->addr >= vm->region_size)
+		return true;
+	blk = ALIGN_DOWN(addr, vm->dev_block_size);
+	mutex_lock(&vm->vmcore_lock);
+	if (blk != vm->vmcore_blk) {
+		state = vmem_state(vm, blk, vm->dev_block_size);
+		vm->vmcore_ram = state == VIRTIO_MEM_STATE_PLUGGED;
+		vm->vmcore_blk = state < 0 ? U64_MAX : blk;
+		if (!vm->vmcore_ram)
+			dev_dbg(&vm->vdev->dev, "vmcore: 0x%llx-0x%llx %s, not read\n",
+				blk, blk + vm->dev_block_size - 1,
+				state < 0 ? "of unknown state" : vmem_state_name(state));
+	}
+	ram = vm->vmcore_ram;
+	mutex_unlock(&vm->vmcore_lock);
+	return ram;
+}
+
+static void vmem_kdump_start(struct vmem *vm)
+{
+	mutex_init(&vm->vmcore_lock);
+	vm->vmcore_blk = U64_MAX;
+	vm->vmcore_cb.pfn_is_ram = vmem_vmcore_pfn_is_ram;
+	vm->kdump = true;
+	register_vmcore_cb(&vm->vmcore_cb);
+	dev_info(&vm->vdev->dev, "kdump kernel: memory stays as the crashed kernel left it; /proc/vmcore skips unplugged device blocks\n");
+}
+
+static bool vmem_kdump_stop(struct vmem *vm)
+{
+	if (!vm->kdump)
+		return false;
+	unregister_vmcore_cb(&vm->vmcore_cb);
+	return true;
+}
+#else
+static void vmem_kdump_start(struct vmem *vm)
+{
+}
+
+static bool vmem_kdump_stop(struct vmem *vm)
+{
+	return false;
+}
+#endif
+
 /*
  * Read and check the fixed part of the config. One line naming the field
  * on failure.
@@ -653,7 +724,7 @@ static int vmem_probe(struct virtio_device *vdev)
 		dev_err(dev, "config space not accessible\n");
 		return -EINVAL;
 	}
-	if (is_kdump_kernel()) {
+	if (is_kdump_kernel() && !IS_ENABLED(CONFIG_PROC_VMCORE)) {
 		dev_info(dev, "kdump kernel: hotdimm leaves the device alone\n");
 		return -EBUSY;
 	}
@@ -702,6 +773,12 @@ static int vmem_probe(struct virtio_device *vdev)
 		goto err_vqs;
 
 	virtio_device_ready(vdev);
+
+	/* Dumping: neither unplug nor plug anything, only answer vmcore. */
+	if (is_kdump_kernel()) {
+		vmem_kdump_start(vm);
+		return 0;
+	}
 
 	if (plugged) {
 		dev_info(dev, "%llu bytes plugged by an earlier driver: UNPLUG_ALL\n",
@@ -752,7 +829,12 @@ static void vmem_remove(struct virtio_device *vdev)
 		vm->pdev = NULL;
 	}
 
-	virtio_cread_le(vdev, struct virtio_mem_config, plugged_size, &plugged);
+	/* In a kdump kernel, what is plugged is the crashed kernel's memory. */
+	if (vmem_kdump_stop(vm))
+		plugged = 0;
+	else
+		virtio_cread_le(vdev, struct virtio_mem_config, plugged_size,
+				&plugged);
 	if (plugged) {
 		/*
 		 * Unplugging memory that Linux still has would pull it from
