@@ -722,6 +722,10 @@ static long hd_step(struct hotdimm_dev *hd)
 		bool fill = false;
 
 		grow = hotdimm_blocks_pick_add(&hd->bk, now, false);
+		/* Without the callback, its holes must be filled first. */
+		if (grow >= 0 && hd->bk.b[grow].holes &&
+		    !hotdimm_sb_have_callback())
+			fill = true;
 		if (grow < 0 && plugged < target) {
 			grow = hotdimm_blocks_pick_fill(&hd->bk);
 			fill = grow >= 0;
@@ -729,14 +733,15 @@ static long hd_step(struct hotdimm_dev *hd)
 				grow = hotdimm_blocks_pick_add(&hd->bk, now, true);
 		}
 		if (grow >= 0) {
+			u64 need = target > plugged ? target - plugged : 0;
+
 			hd_status(hd, "plugging: %llu of %llu MiB plugged, target %llu MiB",
 				  hd_mib(plugged * hd->sb_size), hd_mib(hd->size),
 				  hd_mib(target * hd->sb_size));
 			spin_unlock(&hd->lock);
 			if (fill)
-				return hd_fill(hd, grow, target - plugged);
-			return hd_grow(hd, grow, target > plugged ?
-				       target - plugged : 0);
+				return hd_fill(hd, grow, need);
+			return hd_grow(hd, grow, need);
 		}
 	}
 	delay = hd_next_retry(hd, now);
