@@ -67,12 +67,17 @@ def readd_plugged(vm, ctx):
 
 @scenario("review-offline-lock")
 def offline_lock(vm, ctx):
-    dev, base = plugged_to(vm, ctx, 2 * BLOCK)
+    # The pinned data goes into the first block (the only movable memory
+    # then); the second, which hotdimm removes, stays empty, so that its
+    # migration is short even on a slow machine.
+    dev, base = plugged_to(vm, ctx, BLOCK)
     start = int(dev.attr("region_start"), 16)
     first = start // BLOCK
-    vm.sh(f"memhold --pin 200 {start:#x} {start + BLOCK:#x} > /tmp/memhold.out 2>&1 & "
+    vm.sh(f"memhold --pin 64 {start:#x} {start + BLOCK:#x} > /tmp/memhold.out 2>&1 & "
           "echo $! > /tmp/memhold.pid")
     expect(vm.wait_until("grep -q ready /tmp/memhold.out", 120), "memhold not ready")
+    tv.resize_wait(vm, ctx, 2 * BLOCK)
+    tv.wait_guest(vm, dev, 2 * BLOCK)
     m = re.search(r"pinned=(\d+)", vm.read("/tmp/memhold.out"))
     expect(m and int(m.group(1)) > 0,
            f"no page of block {first} could be pinned: {vm.read('/tmp/memhold.out').strip()}")
