@@ -104,7 +104,7 @@ def offline_lock(vm, ctx):
     # Killed by timeout(1): 124 (coreutils) or 143, SIGTERM (busybox).
     expect(re.search(r"rc=(124|143)", admin),
            f"the administrator's offline was not stuck: {admin}")
-    done = tv.poll(lambda: tv.iomem_bytes(vm) == BLOCK, 30)
+    done = tv.poll(lambda: tv.iomem_bytes(vm) == BLOCK, 60)
     dt = time.monotonic() - t0
     log = tv.dmesg_since(vm, mark)
     timed_out = tv.grep_log(log, r"offline of block \d+ failed \(-110\)")
