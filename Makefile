@@ -5,6 +5,8 @@
 #
 #   make [KDIR=...]        build hotdimm.ko (and hotdimmctl)
 #   make check             unit, build, lint, DKMS and guest tests
+#   make check-debug       guest tests (and soak) on the debug kernel
+#                          (KASAN, lockdep, kmemleak; built once, ~1 h)
 #   make demo              boot a guest and grow/shrink an emulated DIMM
 #   make bench             side-by-side benchmark against virtio_mem
 #   make install           install module (+ depmod), modprobe config, tools
@@ -25,7 +27,7 @@ KDIR ?= $(shell if [ -d /lib/modules/$(KVER)/build ]; then \
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all module tools check unit demo bench install install-tools \
+.PHONY: all module tools check check-debug unit demo bench install install-tools \
 	uninstall clean deps
 
 all: module tools
@@ -45,6 +47,10 @@ deps:
 
 check:
 	tests/run
+
+# ARGS: extra tests/guest/run arguments, e.g. make check-debug ARGS="-k faults"
+check-debug:
+	scripts/check-debug.sh $(ARGS)
 
 unit:
 	tests/run unit
