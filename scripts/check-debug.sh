@@ -15,7 +15,7 @@
 # 3. tests/soak/run --kernel <debug kernel>, when that suite exists.
 # Prints PASS/FAIL lines and ends with "N passed, N failed".
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 mkdir -p build/logs
 export HOTDIMM_ROOT=$PWD
 

@@ -29,7 +29,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FRAGMENT=$ROOT/scripts/debug-kernel.config
 STATE=${HOTDIMM_STATE:-/var/lib/hotdimm}
-TARBALL=$(ls /usr/src/linux-source-6.1.tar.xz 2>/dev/null | head -n1 || true)
+TARBALL=/usr/src/linux-source-6.1.tar.xz
 JOBS=${HOTDIMM_JOBS:-2}
 
 log() { echo "debug-kernel: $*" >&2; }
@@ -44,7 +44,7 @@ check_config() {
 		CONFIG_*=*)
 			if ! grep -qxF -- "$line" "$dotconfig"; then
 				sym=${line%%=*}
-				log "config: want $line, have: $(grep -E "^(# )?$sym[= ]" "$dotconfig" || echo "(absent)")"
+				log "config: want $line, have: $(grep -E "^(# )?${sym}[= ]" "$dotconfig" || echo "(absent)")"
 				bad=1
 			fi ;;
 		"# CONFIG_"*" is not set")
@@ -72,11 +72,11 @@ case "${1:-}" in
 	die "usage: $0 [--dir | --check-config DOTCONFIG | --help]" ;;
 esac
 
-[ -n "$TARBALL" ] || die "no /usr/src/linux-source-6.1.tar.xz (run scripts/deps.sh)"
+[ -f "$TARBALL" ] || die "no /usr/src/linux-source-6.1.tar.xz (run scripts/deps.sh)"
 SRCVER=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || true)
 [ -n "$SRCVER" ] || die "linux-source-6.1 is not installed (run scripts/deps.sh)"
 CACHE=$STATE/debug-kernel/$SRCVER
-KEY=$(cat "$FRAGMENT" | sha256sum | cut -d' ' -f1)
+KEY=$(sha256sum < "$FRAGMENT" | cut -d" " -f1)
 
 ready() { [ "$(cat "$CACHE/.ready" 2>/dev/null)" = "$KEY" ] && [ -f "$CACHE/bzImage" ]; }
 
