@@ -110,8 +110,9 @@ def sc_mem_on_off(vm, ctx):
     print(f"# selftest mem-on-off-test.sh ran {time.monotonic() - t0:.0f}s", flush=True)
     bad = [ln for ln in out.splitlines()
            if re.search(r"FAILED|unexpected|skip|not available|command not found", ln)]
-    expect(rc == 0, f"mem-on-off-test.sh exited {rc}: {(bad or out.splitlines()[-1:])[0]}")
-    expect(not bad, f"mem-on-off-test.sh: {bad[0]}")
+    last = (bad or out.splitlines() or ["no output"])[-1]
+    expect(rc == 0, f"mem-on-off-test.sh exited {rc}: {last}")
+    expect(not bad, f"mem-on-off-test.sh: {' | '.join(bad[:3])}")
     expect("Test with memory notifier error injection" in out,
            "the script did not reach its notifier error injection part")
     res = offline_results(out)
@@ -137,4 +138,4 @@ def reset(vm):
     hv.unload_hotdimm(vm)
 
 
-GROUPS = [Group("selftest", [sc_mem_on_off], vm=dict(mem="2G", append="mem=1G"), reset=reset)]
+GROUPS = [Group("selftest", [sc_mem_on_off], vm=dict(mem="3G", append="mem=1G"), reset=reset)]
