@@ -62,8 +62,9 @@ def inject(vm, pid, probability=100, interval=1, times=TIMES, which=ATTRS):
     vm.sh(" && ".join(cmds))
 
 
-def stop(vm, pid=None):
-    """No more faults; returns {attr: number injected since inject()}."""
+def stop(vm, pid=None, times=TIMES):
+    """No more faults; returns {attr: number injected since inject(...,
+    times=times)}."""
     cmd = "; ".join(f"echo 0 > {DBG}/{a}/probability" for a in ATTRS)
     if pid is not None:
         cmd += f"; echo 0 > /proc/{pid}/make-it-fail 2>/dev/null"
@@ -71,8 +72,16 @@ def stop(vm, pid=None):
     left = {}
     for a in ATTRS:
         rc, out = vm.run(f"cat {DBG}/{a}/times")
-        left[a] = TIMES - int(out) if rc == 0 and out.strip().lstrip("-").isdigit() else 0
+        left[a] = times - int(out) if rc == 0 and out.strip().lstrip("-").isdigit() else 0
     return left
+
+
+def begin_faults(vm):
+    """Before injecting: no bad kernel log line so far (the window after
+    this is judged by accept_alloc_failures). Returns the dmesg mark."""
+    bad = vm.check_log()
+    expect(not bad, f"kernel log before the faults: {bad[0] if bad else ''}")
+    return len(vm.dmesg().splitlines())
 
 
 def accept_alloc_failures(vm, mark, ctx):
@@ -154,13 +163,13 @@ def sc_plug(vm, ctx):
     d.set_requested(256 * MiB)
     expect(d.wait_plugged(256 * MiB, 180), "plug 256 MiB without faults")
     pid = worker_pid(vm)
-    mark = len(vm.dmesg().splitlines())
+    mark = begin_faults(vm)
     inject(vm, pid)
     d.set_requested(768 * MiB)
     a = while_failing(vm, d, pid, mark, ctx, 90)
     expect(int(a["plugged_size"]) < 768 * MiB,
            f"plugged {int(a['plugged_size']) >> 20} MiB although every allocation failed")
-    expect(d.wait_plugged(768 * MiB, 150),
+    expect(d.wait_plugged(768 * MiB, 240),
            f"did not converge after the faults stopped: plugged {d.attr('plugged_size')}, "
            f"status {d.attr('status')!r}")
     a = settle_check(vm, d, ctx, "converged")
@@ -182,7 +191,7 @@ def sc_unplug(vm, ctx):
     expect(d.wait_plugged(GiB, 240), "plug 1 GiB without faults")
     start_memhold(vm, ctx, 192, HIDDEN, HIDDEN + GiB)
     pid = worker_pid(vm)
-    mark = len(vm.dmesg().splitlines())
+    mark = begin_faults(vm)
     inject(vm, pid)
     d.set_requested(0)
     a = while_failing(vm, d, pid, mark, ctx, 120)
@@ -203,7 +212,7 @@ def sc_intermittent(vm, ctx):
     vm.sh(f"insmod /hotdimm.ko dimms=1G@{HIDDEN:#x} online_policy=movable dyndbg=+p")
     d = Dev(vm, 0)
     pid = worker_pid(vm)
-    mark = len(vm.dmesg().splitlines())
+    mark = begin_faults(vm)
     inject(vm, pid, interval=5, times=40)
     d.set_requested(GiB)
     expect(d.wait_plugged(GiB, 300), f"grow to 1 GiB under intermittent faults: plugged "
@@ -213,7 +222,7 @@ def sc_intermittent(vm, ctx):
     d.set_requested(0)
     ok = d.wait_plugged(0, 300)
     rc, out = vm.run(" ".join(f"cat {DBG}/{a}/times;" for a in ATTRS))
-    n = stop(vm, pid)
+    n = stop(vm, pid, times=40)
     ctx.note(f"faults injected: {n} (times left: {out.split()})")
     accept_alloc_failures(vm, mark, ctx)
     expect(ok, f"shrink to 0 under intermittent faults: plugged {d.attr('plugged_size')}, "
@@ -262,13 +271,11 @@ def sc_virtio(vm, ctx):
     base = vm.meminfo()["MemTotal"]
     pid = worker_pid(vm, d.n)
     start = qom(vm, "memaddr")
-    mark = len(vm.dmesg().splitlines())
+    mark = begin_faults(vm)
     inject(vm, pid, which=("failslab",))
     vm.qmp("qom-set", path="vm0", property="requested-size", value=GiB)
     retrying = wait_retrying(vm, d)
     a = settle_check(vm, d, ctx, "grow while failing")
-    expect(qom(vm, "size") == int(a["plugged_size"]),
-           f"QMP size {qom(vm, 'size')} != plugged_size {a['plugged_size']} while failing")
     n = stop(vm, pid)
     ctx.note(f"faults injected (grow): {n}")
     accept_alloc_failures(vm, mark, ctx)
@@ -279,7 +286,7 @@ def sc_virtio(vm, ctx):
     check_qmp_agrees(vm, d, GiB, ctx, "grown")
     hv.check_memtotal(vm, base, GiB)
     start_memhold(vm, ctx, 192, start, start + 2 * GiB)
-    mark = len(vm.dmesg().splitlines())
+    mark = begin_faults(vm)
     inject(vm, pid, which=("fail_page_alloc",))
     vm.qmp("qom-set", path="vm0", property="requested-size", value=0)
     time.sleep(15)
