@@ -125,7 +125,8 @@ def verify_memhold(vm, ctx):
 
 
 def settle_check(vm, d, ctx, what):
-    """Counters agree (check_device) and MemTotal follows the online size."""
+    """hotdimm's counters, its blocks, the memoryN blocks and /proc/iomem
+    agree (check_device); notes them. Returns the attrs."""
     a = hv.check_device(vm, d, None)
     ctx.note(f"{what}: plugged {int(a['plugged_size']) >> 20} MiB, blocks {a['blocks']}, "
              f"status {a['status']!r}")
