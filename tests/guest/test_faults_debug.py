@@ -100,8 +100,9 @@ def accept_alloc_failures(vm, mark, ctx):
     vm.check_log()
     if reports:
         ctx.note(f"{reports} allocation-failure report(s) with a stack (injected faults)")
-    expect(not unexpected, f"kernel log while injecting: {unexpected[0]}"
-           + (f" (+{len(unexpected) - 1} more)" if len(unexpected) > 1 else ""))
+    if unexpected:
+        more = f" (+{len(unexpected) - 1} more)" if len(unexpected) > 1 else ""
+        raise hv.Fail(f"kernel log while injecting: {unexpected[0]}{more}")
 
 
 def start_memhold(vm, ctx, mib, start, end):
