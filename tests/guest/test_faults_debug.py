@@ -125,10 +125,19 @@ def verify_memhold(vm, ctx):
     expect("inrange=0" in res, f"pages still in unplugged memory: {res.splitlines()[-1]}")
 
 
-def settle_check(vm, d, ctx, what):
+def settle_check(vm, d, ctx, what, tries=1):
     """hotdimm's counters, its blocks, the memoryN blocks and /proc/iomem
-    agree (check_device); notes them. Returns the attrs."""
-    a = hv.check_device(vm, d, None)
+    agree (check_device); notes them. Returns the attrs. While the worker
+    is busy the reads can straddle a block being added or removed: up to
+    `tries` reads a second apart, the first that agrees counts."""
+    for i in range(tries):
+        try:
+            a = hv.check_device(vm, d, None)
+            break
+        except hv.Fail as e:
+            if i == tries - 1:
+                raise hv.Fail(f"{what}: {e}") from None
+            time.sleep(1)
     ctx.note(f"{what}: plugged {int(a['plugged_size']) >> 20} MiB, blocks {a['blocks']}, "
              f"status {a['status']!r}")
     return a
@@ -143,7 +152,7 @@ def while_failing(vm, d, pid, mark, ctx, timeout):
     the faults; fail unless faults were injected and status said so.
     Returns the attrs seen while failing."""
     retrying = wait_retrying(vm, d, timeout)
-    a = settle_check(vm, d, ctx, "while failing")
+    a = settle_check(vm, d, ctx, "while failing", tries=10)
     n = stop(vm, pid)
     ctx.note(f"faults injected: {n}")
     accept_alloc_failures(vm, mark, ctx)
@@ -277,7 +286,7 @@ def sc_virtio(vm, ctx):
     inject(vm, pid, which=("failslab",))
     vm.qmp("qom-set", path="vm0", property="requested-size", value=GiB)
     retrying = wait_retrying(vm, d)
-    a = settle_check(vm, d, ctx, "grow while failing")
+    a = settle_check(vm, d, ctx, "grow while failing", tries=10)
     n = stop(vm, pid)
     ctx.note(f"faults injected (grow): {n}")
     accept_alloc_failures(vm, mark, ctx)
@@ -292,7 +301,7 @@ def sc_virtio(vm, ctx):
     inject(vm, pid, which=("fail_page_alloc",))
     vm.qmp("qom-set", path="vm0", property="requested-size", value=0)
     time.sleep(15)
-    a = settle_check(vm, d, ctx, "shrink while failing")
+    a = settle_check(vm, d, ctx, "shrink while failing", tries=10)
     n = stop(vm, pid)
     ctx.note(f"faults injected (shrink): {n}")
     accept_alloc_failures(vm, mark, ctx)
