@@ -7,6 +7,8 @@
 #   make check             unit, build, lint, DKMS and guest tests
 #   make soak              random resizes under load, 1000 per transport
 #                          and kernel (RESIZES=, SEED=, KERNEL= to change)
+#   make check-debug       guest tests (and the short soak) on the debug
+#                          kernel (KASAN, lockdep, kmemleak; built once)
 #   make demo              boot a guest and grow/shrink an emulated DIMM
 #   make bench             side-by-side benchmark against virtio_mem
 #   make install           install module (+ depmod), modprobe config, tools
@@ -27,7 +29,8 @@ KDIR ?= $(shell if [ -d /lib/modules/$(KVER)/build ]; then \
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all module tools check soak unit demo bench install install-tools \
+.PHONY: all module tools check check-debug soak unit demo bench install \
+	install-tools \
 	uninstall clean deps
 
 all: module tools
@@ -52,6 +55,10 @@ RESIZES ?= 1000
 soak:
 	HOTDIMM_SOAK_RESIZES=$(RESIZES) $(if $(SEED),HOTDIMM_SOAK_SEED=$(SEED)) \
 		tests/guest/run -k soak $(if $(KERNEL),--kernel $(KERNEL))
+
+# ARGS: extra tests/guest/run arguments, e.g. make check-debug ARGS="-k faults"
+check-debug:
+	scripts/check-debug.sh $(ARGS)
 
 unit:
 	tests/run unit

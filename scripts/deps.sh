@@ -15,7 +15,7 @@ set -euo pipefail
 PKGS=(linux-source-6.1 debootstrap
       qemu-system-x86 busybox-static dkms kmod libkmod-dev pkg-config
       socat sparse cpio python3 gcc libc6-dev make gnuplot-nox xz-utils
-      bc flex bison valgrind)
+      bc flex bison valgrind libelf-dev libssl-dev)
 
 log() { echo "deps: $*"; }
 

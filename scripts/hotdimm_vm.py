@@ -85,6 +85,9 @@ human = hotdimm_qmp.human
 MiB = 1 << 20
 GiB = 1 << 30
 
+# Kernel command line added to every guest (make check-debug: panic_on_warn=1).
+APPEND_ENV = "HOTDIMM_GUEST_APPEND"
+
 # Kernel log lines that fail any guest test.
 BAD_LOG_PATTERNS = [
     r"BUG:", r"WARNING:", r"\bOops\b", r"Call Trace", r"kernel BUG at",
@@ -93,6 +96,12 @@ BAD_LOG_PATTERNS = [
     r"inconsistent lock state", r"INFO: task .* blocked", r"suspicious RCU usage",
     r"rcu: INFO: .*stall", r"soft lockup", r"hard LOCKUP", r"refcount_t:",
     r"list_(add|del) corruption", r"Bad page (state|map)",
+    # Debug kernels (scripts/debug-kernel.sh): KASAN ("BUG: KASAN: ..."),
+    # lockdep ("WARNING: possible ...", "INFO: trying to register non-static
+    # key"), SLUB debug ("BUG kmalloc-64 (Tainted: G): Redzone overwritten"),
+    # debug objects (ODEBUG:).
+    r"\bINFO: (trying to register|lockdep is turned off|possible)",
+    r"\bBUG [\w.:-]+ \((Not t|T)ainted", r"ODEBUG:",
 ]
 _BAD_RE = re.compile("|".join(f"(?:{p})" for p in BAD_LOG_PATTERNS))
 
@@ -398,6 +407,7 @@ class VM:
         self.kinfo = {}
         self.accel = None
         self.boot_retries = []  # reasons of the boots retried before this one
+        self.kmemleak = False   # the runner scans for leaks after each scenario
 
     # -- paths ----------------------------------------------------------------
     @property
@@ -441,7 +451,8 @@ class VM:
             accel = "tcg" + TCG_OPTS
         cmdline = " ".join([
             "console=ttyS0,115200", "panic=-1", "log_buf_len=4M",
-            "loglevel=7", "printk.time=1", "nokaslr", self.append]).strip()
+            "loglevel=7", "printk.time=1", "nokaslr", self.append,
+            os.environ.get(APPEND_ENV, "")]).strip()
         return [
             QEMU, "-machine", "pc", "-accel", accel, "-cpu", cpu,
             "-smp", str(self.smp), "-m", m,
@@ -971,14 +982,64 @@ class Group:
     reset      fn(vm) run after every scenario to return to a clean state
                (default: unload hotdimm, check no hotdimm memory is left).
                If it raises, the runner boots a fresh VM for the next one.
+    kconfig    options the kernel must have (=y or =m in its config, see
+               scripts/kernels.sh CONFIG), e.g. ("CONFIG_FAILSLAB",). On a
+               kernel without them the group does not apply: it is not run
+               and prints no PASS, only a "#" line saying why.
     """
 
-    def __init__(self, name, scenarios, vm=None, needs=("module",), reset=None):
+    def __init__(self, name, scenarios, vm=None, needs=("module",), reset=None, kconfig=()):
         self.name = name
         self.scenarios = list(scenarios)
         self.vm = dict(vm or {})
         self.needs = tuple(needs)
         self.reset = reset if reset is not None else unload_hotdimm
+        self.kconfig = tuple(kconfig)
+
+
+def missing_kconfig(kver, options):
+    """The options of `options` that kver's config does not set to y or m.
+    Raises VMError when the kernel has no readable config."""
+    if not options:
+        return []
+    path = kernel_info(kver).get("CONFIG")
+    try:
+        text = Path(path).read_text() if path else None
+    except OSError:
+        text = None
+    if text is None:
+        raise VMError(f"no kernel config for {kver} ({path or 'scripts/kernels.sh names none'})")
+    have = {m.group(1) for m in re.finditer(r"^(CONFIG_\w+)=[ym]$", text, re.M)}
+    return [o for o in options if o not in have]
+
+
+# kmemleak (debug kernels). The runner clears the suspects found at boot
+# and, after each scenario's reset (hotdimm unloaded), scans and fails the
+# scenario on any new unreferenced object: the guest runs nothing but the
+# test, so whatever leaked was allocated while it ran (in hotdimm or in the
+# kernel code it drove).
+KMEMLEAK = "/sys/kernel/debug/kmemleak"
+
+
+def kmemleak_active(vm):
+    """True when the guest kernel has kmemleak enabled (debugfs file readable)."""
+    rc, _ = vm.run(f"cat {KMEMLEAK} > /dev/null")
+    return rc == 0
+
+
+def kmemleak_clear(vm):
+    """Scan once and forget every suspect found so far (the boot's)."""
+    vm.sh(f"echo scan > {KMEMLEAK} && echo clear > {KMEMLEAK}", 600)
+
+
+def kmemleak_scan(vm, min_age=6):
+    """New kmemleak reports since the last clear: a list of report texts
+    ("unreferenced object ..." with its backtrace). Waits min_age seconds
+    first (kmemleak does not report objects younger than 5 s), then clears."""
+    out = vm.sh(f"sleep {min_age}; echo scan > {KMEMLEAK} && cat {KMEMLEAK} && "
+                f"echo clear > {KMEMLEAK}", 600 + min_age)
+    reports = re.split(r"(?m)^(?=unreferenced object )", out)
+    return [r.strip() for r in reports if r.startswith("unreferenced object ")]
 
 
 class Ctx:

@@ -16,7 +16,16 @@
 #   scripts/kernels.sh --expected   the kernels scripts/deps.sh installed
 #                                   (the suite fails when one is missing)
 #
-# Two places are searched:
+#   scripts/kernels.sh --debug      the debug kernel's version, e.g.
+#                                   6.1.192-hotdimm-debug (fails unless built)
+#
+# The debug kernel (scripts/debug-kernel.sh: 6.1 with KASAN, lockdep,
+# kmemleak, fault injection) is never listed, so normal runs do not change;
+# name it explicitly, by its version or as "debug":
+# `tests/guest/run --kernel "$(scripts/kernels.sh --debug)"` (what
+# make check-debug does). Its headers are its build tree.
+#
+# Two places are searched for the listed kernels:
 #   host      /boot/vmlinuz-KVER with /usr/src/linux-headers-KVER (Debian
 #             12's stock and bookworm-backports kernels)
 #   newest    $HOTDIMM_STATE/kernels/KVER/root (the unpacked guest kernel)
@@ -46,8 +55,30 @@ chroot_kernels() {
 	return 0
 }
 
+debug_dir() {
+	"$(dirname "$0")/debug-kernel.sh" --dir 2>/dev/null || {
+		echo "kernels: the debug kernel is not built (run scripts/debug-kernel.sh)" >&2
+		return 1
+	}
+}
+
 env_of() {
-	local v=$1 root m
+	local v=$1 root m dir
+	if [ "$v" = debug ] || [ "${v%-hotdimm-debug}" != "$v" ]; then
+		dir=$(debug_dir) || return 1
+		if [ "$v" != debug ] && [ "$v" != "$(cat "$dir/kernelrelease")" ]; then
+			echo "kernels: unknown kernel $v (the debug kernel is $(cat "$dir/kernelrelease"))" >&2
+			return 1
+		fi
+		echo "VMLINUZ=$dir/bzImage"
+		echo "MODDIR=$dir/staging/lib/modules/$(cat "$dir/kernelrelease")"
+		echo "SYSMAP=$dir/linux-source-6.1/System.map"
+		echo "CONFIG=$dir/linux-source-6.1/.config"
+		echo "KDIR=$dir/linux-source-6.1"
+		echo "CHROOT="
+		echo "KDIR_IN=$dir/linux-source-6.1"
+		return 0
+	fi
 	if [ -f "/boot/vmlinuz-$v" ] && [ -d "/usr/src/linux-headers-$v" ]; then
 		echo "VMLINUZ=/boot/vmlinuz-$v"
 		echo "MODDIR=/lib/modules/$v"
@@ -86,12 +117,15 @@ case "${1:-}" in
 --env)
 	[ $# = 2 ] || { echo "usage: $0 --env KVER" >&2; exit 2; }
 	env_of "$2" ;;
+--debug)
+	dir=$(debug_dir)
+	cat "$dir/kernelrelease" ;;
 --expected)
 	[ -f "$STATE/expected-kernels" ] && cat "$STATE/expected-kernels"
 	exit 0 ;;
 -h|--help)
 	sed -n '3,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
 *)
-	echo "usage: $0 [--env KVER | --expected | --help]" >&2
+	echo "usage: $0 [--env KVER | --debug | --expected | --help]" >&2
 	exit 2 ;;
 esac

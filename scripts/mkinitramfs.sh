@@ -8,6 +8,9 @@
 #
 # Contents:
 #   /bin/busybox + one link per applet (/sbin, /usr/bin, /usr/sbin -> /bin)
+#   /bin/bash             the host's bash and its libraries, for upstream
+#                         bash scripts (the kernel's memory-hotplug
+#                         selftest); /bin/sh stays busybox
 #   /init                 mounts proc/sys/devtmpfs/debugfs, loads the
 #                         in-tree virtio modules the guest needs (those that
 #                         are modules in KVER, in dependency order),
@@ -116,6 +119,8 @@ for x in "$@"; do
 	[ -f "$src" ] || die "extra file $src does not exist"
 	X_SRC+=("$src"); X_DST+=("$dst")
 done
+[ -x /bin/bash ] || die "no /bin/bash"
+X_SRC+=(/bin/bash); X_DST+=(/bin/bash)
 
 # Shared libraries of dynamically linked extras.
 declare -a LIBS=()

@@ -1,0 +1,52 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check-debug: the guest suite on the debug kernel.
+#
+#   scripts/check-debug.sh [tests/guest/run ARGS...]    e.g. -k faults
+#
+# 1. scripts/deps.sh (as root; installs linux-source-6.1), then
+#    scripts/debug-kernel.sh: builds the debug kernel unless it is built
+#    (about an hour on 2 shared cores; output in build/logs/debug-kernel.log).
+# 2. tests/guest/run --kernel <debug kernel> with panic_on_warn=1 on every
+#    guest's command line (HOTDIMM_GUEST_APPEND), so a WARN, and a KASAN
+#    report, stops the guest at once. kmemleak is on by default in this
+#    kernel (no command line needed); the runner scans after each scenario.
+#    The guest suite includes the soak (tests/guest/test_soak.py) in its
+#    short form; HOTDIMM_SOAK_RESIZES=N in the environment makes it longer.
+# Prints PASS/FAIL lines and ends with "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.." || exit 1
+mkdir -p build/logs
+export HOTDIMM_ROOT=$PWD
+
+if [ "$(id -u)" = 0 ] && ! scripts/deps.sh > build/logs/deps.log 2>&1; then
+	echo "FAIL deps: scripts/deps.sh failed, see build/logs/deps.log"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+echo "# debug kernel: scripts/debug-kernel.sh (log: build/logs/debug-kernel.log)"
+if ! scripts/debug-kernel.sh > build/logs/debug-kernel.log 2>&1; then
+	tail -n 20 build/logs/debug-kernel.log
+	echo "FAIL debug-kernel: the build failed, see build/logs/debug-kernel.log"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+dir=$(scripts/debug-kernel.sh --dir)
+KVER=$(scripts/kernels.sh --debug)
+echo "# debug kernel $KVER in $dir (built in $(cat "$dir/build-seconds" 2>/dev/null || echo '?') s)"
+
+export HOTDIMM_GUEST_APPEND="panic_on_warn=1${HOTDIMM_GUEST_APPEND:+ $HOTDIMM_GUEST_APPEND}"
+out=build/logs/check-debug.out
+: > "$out"
+rc=0
+tests/guest/run --kernel "$KVER" "$@" 2>&1 | tee -a "$out"
+[ "${PIPESTATUS[0]}" = 0 ] || rc=1
+p=$(grep -c '^PASS ' "$out")
+f=$(grep -c '^FAIL ' "$out")
+if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+	echo "FAIL check-debug: a suite exited non-zero without a FAIL line"
+	f=1
+fi
+echo "$p passed, $f failed"
+[ "$f" = 0 ] && [ "$rc" = 0 ]

@@ -1,0 +1,338 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Allocation failures injected into hotdimm's worker (debug kernel only).
+
+The kernel's fault injection (debugfs failslab and fail_page_alloc) is
+pointed at the worker thread of the device, hotdimm/0, alone: task-filter=Y
+and /proc/<pid>/make-it-fail=1, ignore-gfp-wait=N (sleeping allocations
+fail too), verbose=1 (one "FAULT_INJECTION: forcing a failure" line per
+fault, no stack). Everything the worker allocates fails: hotdimm's own
+memory, the memmap and memory block devices of a block being added
+(add_memory_driver_managed), the migration targets of a block being
+offlined. Each scenario checks that hotdimm reports and retries as the
+README says (status `retrying: ...`, plugged size never beyond the request,
+counters consistent while the faults last), converges once the faults
+stop, and that data held in the memory (/bin/memhold) survives.
+
+Only kernels built with CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC and
+CONFIG_FAULT_INJECTION_DEBUG_FS (scripts/debug-kernel.sh) run these; on
+the others the groups do not apply (tests/guest/run prints a "#" line, no
+PASS). A guest that lacks the debugfs files although its config has them
+fails.
+
+A failed allocation may make the kernel print an allocation-failure report
+with a stack ("vmemmap alloc failure: order:9 ..., Call Trace:"): that is
+the injected fault, not a bug, and is accepted only right after such a
+failure line; any other bad kernel log line fails the scenario.
+"""
+import re
+import time
+
+import hotdimm_vm as hv
+from hotdimm_vm import Dev, GiB, Group, MiB, expect, scenario
+
+HIDDEN = 0x100000000
+DBG = "/sys/kernel/debug"
+ATTRS = ("failslab", "fail_page_alloc")
+TIMES = 100000
+# A "Call Trace:" that belongs to one of these is the injected fault.
+ALLOC_FAIL = re.compile(r"alloc(ation)? failure|FAULT_INJECTION: forcing a failure")
+
+
+def worker_pid(vm, n=0):
+    out = vm.sh(f'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = "hotdimm/{n}" ] '
+                '&& echo ${p#/proc/}; done; true')
+    pids = out.split()
+    expect(len(pids) == 1, f"hotdimm/{n} worker thread: pids {pids}")
+    return int(pids[0])
+
+
+def inject(vm, pid, probability=100, interval=1, times=TIMES, which=ATTRS):
+    """Fail the allocations of task pid (both kinds unless `which`)."""
+    cmds = []
+    for a in which:
+        d = f"{DBG}/{a}"
+        cmds += [f"[ -d {d} ] || {{ echo no {d}; exit 1; }}",
+                 f"echo Y > {d}/task-filter", f"echo N > {d}/ignore-gfp-wait",
+                 f"echo 1 > {d}/verbose", f"echo 0 > {d}/space",
+                 f"echo {interval} > {d}/interval", f"echo {times} > {d}/times",
+                 f"echo {probability} > {d}/probability"]
+        if a == "fail_page_alloc":
+            cmds += [f"echo N > {d}/ignore-gfp-highmem", f"echo 0 > {d}/min-order"]
+    cmds.append(f"echo 1 > /proc/{pid}/make-it-fail")
+    vm.sh(" && ".join(cmds))
+
+
+def stop(vm, pid=None, times=TIMES):
+    """No more faults; returns {attr: number injected since inject(...,
+    times=times)}."""
+    cmd = "; ".join(f"echo 0 > {DBG}/{a}/probability" for a in ATTRS)
+    if pid is not None:
+        cmd += f"; echo 0 > /proc/{pid}/make-it-fail 2>/dev/null"
+    vm.run(cmd)
+    left = {}
+    for a in ATTRS:
+        rc, out = vm.run(f"cat {DBG}/{a}/times")
+        left[a] = times - int(out) if rc == 0 and out.strip().lstrip("-").isdigit() else 0
+    return left
+
+
+def begin_faults(vm):
+    """Before injecting: no bad kernel log line so far (the window after
+    this is judged by accept_alloc_failures). Returns the dmesg mark."""
+    bad = vm.check_log()
+    expect(not bad, f"kernel log before the faults: {bad[0] if bad else ''}")
+    return len(vm.dmesg().splitlines())
+
+
+def accept_alloc_failures(vm, mark, ctx):
+    """Bad kernel log lines since dmesg line `mark`: only allocation-failure
+    reports (their Call Trace) are accepted; anything else fails. Advances
+    the runner's bad-line window past them."""
+    lines = vm.dmesg().splitlines()[mark:]
+    unexpected, reports = [], 0
+    for i, ln in enumerate(lines):
+        if not hv._BAD_RE.search(ln):
+            continue
+        if "Call Trace" in ln and any(ALLOC_FAIL.search(x) for x in lines[max(0, i - 12):i]):
+            reports += 1
+            continue
+        unexpected.append(ln.strip())
+    vm.check_log()
+    if reports:
+        ctx.note(f"{reports} allocation-failure report(s) with a stack (injected faults)")
+    if unexpected:
+        more = f" (+{len(unexpected) - 1} more)" if len(unexpected) > 1 else ""
+        raise hv.Fail(f"kernel log while injecting: {unexpected[0]}{more}")
+
+
+def start_memhold(vm, ctx, mib, start, end):
+    vm.sh(f"memhold {mib} {start:#x} {end:#x} > /tmp/memhold.out 2>&1 & "
+          "echo $! > /tmp/memhold.pid")
+    expect(vm.wait_until("grep -q ready /tmp/memhold.out", 180),
+           "memhold did not get ready: " + vm.run("cat /tmp/memhold.out")[1].strip())
+    ready = vm.read("/tmp/memhold.out")
+    ctx.note(f"memhold: {ready}")
+    inrange = int(re.search(r"inrange=(-?\d+)", ready).group(1))
+    expect(inrange > 0, f"none of memhold's pages is in hotdimm's memory: {ready}")
+
+
+def verify_memhold(vm, ctx):
+    vm.sh("kill -USR1 $(cat /tmp/memhold.pid)")
+    expect(vm.wait_until("grep -q verify /tmp/memhold.out", 180), "memhold did not verify")
+    res = vm.read("/tmp/memhold.out")
+    ctx.note(f"memhold: {res}")
+    expect("verify ok" in res, f"held data corrupted: {res.splitlines()[-1]}")
+    expect("inrange=0" in res, f"pages still in unplugged memory: {res.splitlines()[-1]}")
+
+
+def settle_check(vm, d, ctx, what, tries=1):
+    """hotdimm's counters, its blocks, the memoryN blocks and /proc/iomem
+    agree (check_device); notes them. Returns the attrs. While the worker
+    is busy the reads can straddle a block being added or removed: up to
+    `tries` reads a second apart, the first that agrees counts."""
+    for i in range(tries):
+        try:
+            a = hv.check_device(vm, d, None)
+            break
+        except hv.Fail as e:
+            if i == tries - 1:
+                raise hv.Fail(f"{what}: {e}") from None
+            time.sleep(1)
+    ctx.note(f"{what}: plugged {int(a['plugged_size']) >> 20} MiB, blocks {a['blocks']}, "
+             f"status {a['status']!r}")
+    return a
+
+
+def wait_retrying(vm, d, timeout=90):
+    return vm.wait_until(f"grep -q '^retrying' {d.path}/status", timeout)
+
+
+def while_failing(vm, d, pid, mark, ctx, timeout):
+    """Faults are on: wait for status 'retrying', check the counters, stop
+    the faults; fail unless faults were injected and status said so.
+    Returns the attrs seen while failing."""
+    retrying = wait_retrying(vm, d, timeout)
+    a = settle_check(vm, d, ctx, "while failing", tries=10)
+    n = stop(vm, pid)
+    ctx.note(f"faults injected: {n}")
+    accept_alloc_failures(vm, mark, ctx)
+    expect(sum(n.values()) > 0, "no allocation of the worker failed: the test proved nothing")
+    expect(retrying, f"status never said retrying while allocations failed: {a['status']!r}")
+    return a
+
+
+# -- emulated DIMM -------------------------------------------------------------
+
+@scenario("faults-debug-plug-failslab")
+def sc_plug(vm, ctx):
+    """Growing while every allocation of the worker fails: nothing is
+    plugged beyond what was there, status says retrying, the counters stay
+    consistent; once the faults stop the request is met."""
+    vm.sh(f"insmod /hotdimm.ko dimms=1G@{HIDDEN:#x} online_policy=movable dyndbg=+p")
+    d = Dev(vm, 0)
+    base = vm.meminfo()["MemTotal"]
+    d.set_requested(256 * MiB)
+    expect(d.wait_plugged(256 * MiB, 180), "plug 256 MiB without faults")
+    pid = worker_pid(vm)
+    mark = begin_faults(vm)
+    inject(vm, pid)
+    d.set_requested(768 * MiB)
+    a = while_failing(vm, d, pid, mark, ctx, 90)
+    expect(int(a["plugged_size"]) < 768 * MiB,
+           f"plugged {int(a['plugged_size']) >> 20} MiB although every allocation failed")
+    expect(d.wait_plugged(768 * MiB, 240),
+           f"did not converge after the faults stopped: plugged {d.attr('plugged_size')}, "
+           f"status {d.attr('status')!r}")
+    a = settle_check(vm, d, ctx, "converged")
+    expect(a["status"].startswith("ok"), f"status {a['status']!r} after converging")
+    hv.check_memtotal(vm, base, 768 * MiB)
+    d.set_requested(0)
+    expect(d.wait_plugged(0, 180), "shrink to 0")
+
+
+@scenario("faults-debug-unplug-page-alloc")
+def sc_unplug(vm, ctx):
+    """Shrinking while the worker's page allocations (migration targets)
+    fail, with patterned data in the DIMM: the data survives, the blocks it
+    sits in stay until the faults stop, then everything goes."""
+    vm.sh(f"insmod /hotdimm.ko dimms=1G@{HIDDEN:#x} online_policy=movable dyndbg=+p")
+    d = Dev(vm, 0)
+    base = vm.meminfo()["MemTotal"]
+    d.set_requested(GiB)
+    expect(d.wait_plugged(GiB, 240), "plug 1 GiB without faults")
+    start_memhold(vm, ctx, 192, HIDDEN, HIDDEN + GiB)
+    pid = worker_pid(vm)
+    mark = begin_faults(vm)
+    inject(vm, pid)
+    d.set_requested(0)
+    a = while_failing(vm, d, pid, mark, ctx, 120)
+    expect(int(a["plugged_size"]) > 0, "all memory went although migrating the held data failed")
+    expect(d.wait_plugged(0, 240),
+           f"did not converge after the faults stopped: plugged {d.attr('plugged_size')}, "
+           f"status {d.attr('status')!r}")
+    settle_check(vm, d, ctx, "converged")
+    hv.check_memtotal(vm, base, 0)
+    verify_memhold(vm, ctx)
+
+
+@scenario("faults-debug-intermittent")
+def sc_intermittent(vm, ctx):
+    """Every 5th allocation of the worker fails, 40 times in all, while it
+    grows to 1 GiB and shrinks back with data held: the faults end by
+    themselves and hotdimm must get there without help."""
+    vm.sh(f"insmod /hotdimm.ko dimms=1G@{HIDDEN:#x} online_policy=movable dyndbg=+p")
+    d = Dev(vm, 0)
+    pid = worker_pid(vm)
+    mark = begin_faults(vm)
+    inject(vm, pid, interval=5, times=40)
+    d.set_requested(GiB)
+    expect(d.wait_plugged(GiB, 300), f"grow to 1 GiB under intermittent faults: plugged "
+           f"{d.attr('plugged_size')}, status {d.attr('status')!r}")
+    settle_check(vm, d, ctx, "grown")
+    start_memhold(vm, ctx, 192, HIDDEN, HIDDEN + GiB)
+    d.set_requested(0)
+    ok = d.wait_plugged(0, 300)
+    rc, out = vm.run(" ".join(f"cat {DBG}/{a}/times;" for a in ATTRS))
+    n = stop(vm, pid, times=40)
+    ctx.note(f"faults injected: {n} (times left: {out.split()})")
+    accept_alloc_failures(vm, mark, ctx)
+    expect(ok, f"shrink to 0 under intermittent faults: plugged {d.attr('plugged_size')}, "
+           f"status {d.attr('status')!r}")
+    expect(sum(n.values()) > 0, "no allocation of the worker failed: the test proved nothing")
+    settle_check(vm, d, ctx, "shrunk")
+    verify_memhold(vm, ctx)
+
+
+def reset(vm):
+    stop(vm)
+    vm.run("kill $(cat /tmp/memhold.pid 2>/dev/null) 2>/dev/null; rm -f /tmp/memhold.*")
+    hv.unload_hotdimm(vm)
+
+
+# -- virtio-mem, resized through QMP -------------------------------------------
+
+def qom(vm, prop):
+    return int(vm.qmp("qom-get", path="vm0", property=prop))
+
+
+def virtio_dev(vm):
+    addr = qom(vm, "memaddr")
+    for n in hv.devices(vm):
+        if int(Dev(vm, n).attr("region_start"), 16) == addr:
+            return Dev(vm, n)
+    raise hv.Fail(f"no hotdimm device for vm0 (region {addr:#x})")
+
+
+def check_qmp_agrees(vm, d, size, ctx, what):
+    a = settle_check(vm, d, ctx, what)
+    q = qom(vm, "size")
+    expect(q == int(a["plugged_size"]) == size,
+           f"{what}: QMP size {q >> 20} MiB, plugged_size {int(a['plugged_size']) >> 20} MiB, "
+           f"want {size >> 20} MiB")
+
+
+@scenario("faults-debug-virtio")
+def sc_virtio(vm, ctx):
+    """virtio-mem resized with QMP qom-set requested-size: a grow while the
+    worker's slab allocations fail, then a shrink with held data while its
+    page allocations fail; QEMU's size, plugged_size, the blocks and
+    MemTotal agree after each."""
+    vm.sh("insmod /hotdimm.ko online_policy=movable dyndbg=+p")
+    d = virtio_dev(vm)
+    base = vm.meminfo()["MemTotal"]
+    pid = worker_pid(vm, d.n)
+    start = qom(vm, "memaddr")
+    mark = begin_faults(vm)
+    inject(vm, pid, which=("failslab",))
+    vm.qmp("qom-set", path="vm0", property="requested-size", value=GiB)
+    retrying = wait_retrying(vm, d)
+    a = settle_check(vm, d, ctx, "grow while failing", tries=10)
+    n = stop(vm, pid)
+    ctx.note(f"faults injected (grow): {n}")
+    accept_alloc_failures(vm, mark, ctx)
+    expect(n["failslab"] > 0, "no slab allocation of the worker failed: the grow proved nothing")
+    expect(retrying, f"status never said retrying: {a['status']!r}")
+    expect(d.wait_plugged(GiB, 180), f"grow did not converge: {d.attr('plugged_size')}, "
+           f"status {d.attr('status')!r}")
+    check_qmp_agrees(vm, d, GiB, ctx, "grown")
+    hv.check_memtotal(vm, base, GiB)
+    start_memhold(vm, ctx, 192, start, start + 2 * GiB)
+    mark = begin_faults(vm)
+    inject(vm, pid, which=("fail_page_alloc",))
+    vm.qmp("qom-set", path="vm0", property="requested-size", value=0)
+    time.sleep(15)
+    a = settle_check(vm, d, ctx, "shrink while failing", tries=10)
+    n = stop(vm, pid)
+    ctx.note(f"faults injected (shrink): {n}")
+    accept_alloc_failures(vm, mark, ctx)
+    expect(n["fail_page_alloc"] > 0, "no page allocation of the worker failed: "
+           "the shrink proved nothing")
+    expect(int(a["plugged_size"]) > 0, "all memory went although migrating the held data failed")
+    expect(d.wait_plugged(0, 240), f"shrink did not converge: {d.attr('plugged_size')}, "
+           f"status {d.attr('status')!r}")
+    check_qmp_agrees(vm, d, 0, ctx, "shrunk")
+    hv.check_memtotal(vm, base, 0)
+    verify_memhold(vm, ctx)
+
+
+def reset_virtio(vm):
+    stop(vm)
+    vm.run("kill $(cat /tmp/memhold.pid 2>/dev/null) 2>/dev/null; rm -f /tmp/memhold.*")
+    vm.qmp("qom-set", path="vm0", property="requested-size", value=0)
+    hv.unload_hotdimm(vm)
+    s = qom(vm, "size")
+    if s:
+        raise hv.Fail(f"vm0 still has {s >> 20} MiB plugged after the reset")
+
+
+KCONFIG = ("CONFIG_FAILSLAB", "CONFIG_FAIL_PAGE_ALLOC", "CONFIG_FAULT_INJECTION_DEBUG_FS")
+GROUPS = [
+    Group("faults-debug", [sc_plug, sc_unplug, sc_intermittent],
+          vm=dict(mem="5G", append="mem=1G"), needs=("module", "memhold"),
+          reset=reset, kconfig=KCONFIG),
+    Group("faults-debug-virtio", [sc_virtio],
+          vm=dict(mem="1G", maxmem="3G", qemu_args=[
+              "-object", "memory-backend-ram,id=vmem0,size=2G",
+              "-device", "virtio-mem-pci,id=vm0,memdev=vmem0,requested-size=0"]),
+          needs=("module", "memhold"), reset=reset_virtio, kconfig=KCONFIG),
+]
