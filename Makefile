@@ -11,7 +11,9 @@
 #                          kernel (KASAN, lockdep, kmemleak; built once)
 #   make demo              boot a guest and grow/shrink an emulated DIMM
 #   make bench             side-by-side benchmark against virtio_mem
-#   make install           install module (+ depmod), modprobe config, tools
+#   make install           install module (+ depmod), modprobe config, tools,
+#                          man pages
+#   make deb               Debian packages in build/deb/ (scripts/mkdeb.sh)
 #   make clean
 
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
@@ -27,11 +29,11 @@ KDIR ?= $(shell if [ -d /lib/modules/$(KVER)/build ]; then \
 	fi)
 
 PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 .PHONY: all module tools check check-debug soak unit demo bench install \
-	install-tools \
-	uninstall clean deps
+	install-tools uninstall clean deps deb
 
 all: module tools
 
@@ -69,6 +71,9 @@ demo:
 bench:
 	scripts/bench.sh
 
+deb:
+	scripts/mkdeb.sh
+
 # `make install` installs for the kernel of KDIR, which need not be the
 # running one (e.g. `make install KVER=6.12.95+deb12-amd64`). Its release is
 # UTS_RELEASE from KDIR's include/generated/utsrelease.h, i.e. what the
@@ -102,12 +107,17 @@ install: module tools
 install-tools:
 	$(MAKE) -C src/hotdimmctl install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 	install -D -m 755 scripts/hotdimm-qmp $(DESTDIR)$(PREFIX)/bin/hotdimm-qmp
+	install -D -m 644 man/hotdimmctl.8 $(DESTDIR)$(MANDIR)/man8/hotdimmctl.8
+	install -D -m 644 man/hotdimm-qmp.1 $(DESTDIR)$(MANDIR)/man1/hotdimm-qmp.1
+	install -D -m 644 man/hotdimm.4 $(DESTDIR)$(MANDIR)/man4/hotdimm.4
 
 uninstall:
 	rm -f $(MODDIR)/hotdimm.ko*
 	@if [ -z "$(DESTDIR)" ] && [ -n "$(KRELEASE)" ]; then depmod -a $(KRELEASE); fi
 	rm -f $(DESTDIR)/etc/modprobe.d/hotdimm.conf
 	rm -f $(DESTDIR)$(PREFIX)/bin/hotdimmctl $(DESTDIR)$(PREFIX)/bin/hotdimm-qmp
+	rm -f $(DESTDIR)$(MANDIR)/man8/hotdimmctl.8 $(DESTDIR)$(MANDIR)/man1/hotdimm-qmp.1 \
+		$(DESTDIR)$(MANDIR)/man4/hotdimm.4
 
 # Works without any kernel headers too (kbuild's clean needs KDIR; the rm
 # covers what an in-tree build leaves when KDIR is gone).

@@ -4,6 +4,9 @@
 # Install everything hotdimm's build, tests, demo and benchmark need, as
 # root, idempotently: a second run installs nothing.
 #
+# Packaging (`make deb`, tests/pkg, the man page lint): debhelper, dh-dkms,
+# dpkg-dev, fakeroot, lintian, man-db and groff-base.
+#
 # Kernels: Debian 12's stock kernel (6.1) and the bookworm-backports kernel
 # (6.12), each as image + matching headers, and the newest one
 # (trixie-backports, 7.x) in a trixie chroot (scripts/deps-newest.sh). The
@@ -12,10 +15,14 @@
 # written here.
 set -euo pipefail
 
+# Others may be running apt at the same time: wait for dpkg's lock.
+APT=(apt-get -o DPkg::Lock::Timeout=600)
+
 PKGS=(linux-source-6.1 debootstrap
       qemu-system-x86 busybox-static dkms kmod libkmod-dev pkg-config
       socat sparse cpio python3 gcc libc6-dev make gnuplot-nox xz-utils
-      bc flex bison valgrind libelf-dev libssl-dev)
+      bc flex bison valgrind libelf-dev libssl-dev
+      debhelper dh-dkms dpkg-dev fakeroot lintian man-db groff-base)
 
 log() { echo "deps: $*"; }
 
@@ -30,7 +37,7 @@ updated=0
 apt_update() {
 	if [ "$updated" = 0 ]; then
 		log "apt-get update"
-		apt-get update -qq
+		"${APT[@]}" update -qq
 		updated=1
 	fi
 }
@@ -84,7 +91,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	STOCK=$(meta_kernel stock)
 	BACKPORTS=$(meta_kernel backports)
 	log "installing: ${missing[*]}"
-	apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	"${APT[@]}" install -y -qq --no-install-recommends "${missing[@]}"
 	apt-mark manual "${missing[@]}" >/dev/null
 fi
 
