@@ -288,9 +288,14 @@ def reset_emulated(vm):
     hv.unload_hotdimm(vm)
 
 
+# The harness kills a VM after hard_timeout seconds: a long soak needs more
+# than the default (a resize took up to 160 s on a loaded machine).
+HARD_TIMEOUT = 1800 + 60 * resizes()
+
 GROUPS = [
-    Group("soak-virtio", [soak_virtio], vm=dict(tv.VM_ONE), needs=("module", "memhold"),
-          reset=reset_virtio),
-    Group("soak-emulated", [soak_emulated], vm=dict(mem="7G", append="mem=1G"),
+    Group("soak-virtio", [soak_virtio], vm=dict(tv.VM_ONE, hard_timeout=HARD_TIMEOUT),
+          needs=("module", "memhold"), reset=reset_virtio),
+    Group("soak-emulated", [soak_emulated],
+          vm=dict(mem="7G", append="mem=1G", hard_timeout=HARD_TIMEOUT),
           needs=("module", "memhold"), reset=reset_emulated),
 ]
