@@ -655,8 +655,12 @@ class VM:
                     raise BootError("command channel socket never appeared")
                 time.sleep(0.05)
         self._chan = s
-        # Bytes sent before the guest opened ttyS1 are lost: ping until it
-        # answers (PONG) or announces itself (HOTDIMM-READY).
+        self._sync(deadline)
+
+    def _sync(self, deadline):
+        """Bytes sent before the guest opened ttyS1 are lost: ping until it
+        answers (PONG) or announces itself (HOTDIMM-READY), then drop what
+        came before the last PONG."""
         n = 0
         ready = False
         next_ping = 0.0
@@ -687,6 +691,19 @@ class VM:
                 raise BootError("guest stopped answering right after boot")
             if line == want:
                 break
+
+    def rebooted(self, timeout=300):
+        """The guest runs a new kernel in the same QEMU (a kdump kernel after
+        a panic, a kexec): wait until its command loop answers and restart
+        the kernel log window (its dmesg starts empty)."""
+        self._dead = None
+        self._rbuf = b""
+        try:
+            self._sync(time.monotonic() + timeout)
+        except BootError as e:
+            self._dead = f"guest did not come back: {e}"
+            raise
+        self._dmesg_mark = 0
 
     def run(self, cmd, timeout=60):
         """Run a shell command (busybox sh) in the guest. Returns (rc, output)
@@ -986,13 +1003,18 @@ class Group:
                scripts/kernels.sh CONFIG), e.g. ("CONFIG_FAILSLAB",). On a
                kernel without them the group does not apply: it is not run
                and prints no PASS, only a "#" line saying why.
+    files      fn(kver, artifacts) -> more initramfs EXTRA arguments (see
+               scripts/mkinitramfs.sh) for this group's guest, e.g. a
+               second kernel; artifacts as in `needs` (name -> host path).
     """
 
-    def __init__(self, name, scenarios, vm=None, needs=("module",), reset=None, kconfig=()):
+    def __init__(self, name, scenarios, vm=None, needs=("module",), reset=None, kconfig=(),
+                 files=None):
         self.name = name
         self.scenarios = list(scenarios)
         self.vm = dict(vm or {})
         self.needs = tuple(needs)
+        self.files = files
         self.reset = reset if reset is not None else unload_hotdimm
         self.kconfig = tuple(kconfig)
 
