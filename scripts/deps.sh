@@ -4,6 +4,10 @@
 # Install everything hotdimm's build, tests, demo and benchmark need, as
 # root, idempotently: a second run installs nothing.
 #
+# libvirt (libvirtd, virtlogd, virsh) is for the guest tests that boot a
+# libvirt domain; they start the daemons themselves when none runs, so no
+# service manager is needed.
+#
 # Kernels: Debian 12's stock kernel (6.1) and the bookworm-backports kernel
 # (6.12), each as image + matching headers, and the newest one
 # (trixie-backports, 7.x) in a trixie chroot (scripts/deps-newest.sh). The
@@ -15,7 +19,8 @@ set -euo pipefail
 PKGS=(linux-source-6.1 debootstrap
       qemu-system-x86 busybox-static dkms kmod libkmod-dev pkg-config
       socat sparse cpio python3 gcc libc6-dev make gnuplot-nox xz-utils
-      bc flex bison valgrind)
+      bc flex bison valgrind
+      libvirt-daemon-system libvirt-clients util-linux)
 
 log() { echo "deps: $*"; }
 
