@@ -1349,6 +1349,26 @@ class Dev:
                        f"blocks {a['blocks']}")
 
 
+def memhold_start(vm, mib, start, end):
+    """Start /bin/memhold (tests/guest/memhold.c) in the background: MIB MiB
+    of patterned anonymous memory, pid in /tmp/memhold.pid. Waits until it
+    is ready; returns (pages in [start, end), its ready line)."""
+    vm.sh(f"setsid memhold {mib} {start:#x} {end:#x} > /tmp/memhold.out 2>&1 < /dev/null & "
+          "echo $! > /tmp/memhold.pid")
+    expect(vm.wait_until("grep -q ready /tmp/memhold.out", 120),
+           "memhold did not get ready: " + vm.run("cat /tmp/memhold.out")[1].strip())
+    ready = vm.read("/tmp/memhold.out").strip()
+    return int(re.search(r"inrange=(-?\d+)", ready).group(1)), ready
+
+
+def memhold_verify(vm):
+    """Have memhold check its memory; returns its output (last line
+    "verify ok inrange=N" or "verify bad ...")."""
+    vm.sh("kill -USR1 $(cat /tmp/memhold.pid)")
+    expect(vm.wait_until("grep -q verify /tmp/memhold.out", 120), "memhold did not verify")
+    return vm.read("/tmp/memhold.out")
+
+
 def devices(vm):
     """Indices of the hotdimm.N devices present."""
     rc, out = vm.run(f"ls -d {PLATFORM}/hotdimm.* 2>/dev/null")

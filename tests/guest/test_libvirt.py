@@ -254,12 +254,7 @@ def sc_shrink_data(vm, ctx):
     dev = insmod(vm)
     resize(vm, ctx, dev, 2 * GiB, base)
     start = int(dev.attr("region_start"), 16)
-    vm.sh(f"setsid memhold 256 {start:#x} {start + REGION_SIZE:#x} > /tmp/memhold.out 2>&1 "
-          "< /dev/null & echo $! > /tmp/memhold.pid")
-    expect(vm.wait_until("grep -q ready /tmp/memhold.out", 120),
-           "memhold did not get ready: " + vm.run("cat /tmp/memhold.out")[1].strip())
-    ready = vm.read("/tmp/memhold.out")
-    inrange = int(re.search(r"inrange=(-?\d+)", ready).group(1))
+    inrange, ready = hv.memhold_start(vm, 256, start, start + REGION_SIZE)
     ctx.note(f"memhold: {ready}")
     vm.sh("mkdir -p /mnt/t && mount -t tmpfs -o size=200M tmpfs /mnt/t && "
           "dd if=/dev/urandom of=/mnt/t/data bs=1M count=64 2>/dev/null && "
@@ -267,9 +262,7 @@ def sc_shrink_data(vm, ctx):
     expect(inrange > 0, "none of memhold's pages landed in the device; the test would prove nothing")
     dt = resize(vm, ctx, dev, 0, base, timeout=300)
     ctx.note(f"# shrink 2 GiB -> 0 holding data: {dt:.1f}s")
-    vm.sh("kill -USR1 $(cat /tmp/memhold.pid)")
-    expect(vm.wait_until("grep -q verify /tmp/memhold.out", 120), "memhold did not verify")
-    res = vm.read("/tmp/memhold.out")
+    res = hv.memhold_verify(vm)
     ctx.note(f"memhold: {res}")
     expect("verify ok inrange=0" in res, f"memhold after the shrink: {res.splitlines()[-1]}")
     rc, out = vm.run("md5sum -c /tmp/t.md5", 300)

@@ -16,7 +16,8 @@ plugged_size count only its plugged part.
                    `chmem -e -z Movable -b N` brings it back ('M'); offlined again, it
                    is the first block a shrink gives back, and the next grow
                    plugs it back online; a partly plugged block offlined
-                   with chmem shows 'p' and comes back as 'm'
+                   with chmem shows 'p' and comes back as 'm'; a grow fills
+                   the holes of an offline block, which stays offline ('o')
   utillinux-zones  movable_ratio=0 puts new blocks in a kernel zone: lsmem
                    shows Normal for 'K' and 'k' and Movable for 'M'. Last:
                    kernel blocks may stay (README), so the VM is not reused.
@@ -151,6 +152,11 @@ def sc_chmem(vm, ctx):
     hv.check_memtotal(vm, base, 512 * MiB)
     chmem(vm, f"-e -z Movable -b {FIRST + 4}")
     compare(vm, ctx, "chmem -e of the partly plugged block", "MMMMm---")
+    hv.check_memtotal(vm, base, 522 * MiB)
+    # Growing fills the holes of an offline block, which stays offline.
+    chmem(vm, f"-d -b {FIRST + 4}")
+    resize(vm, dev, 650 * MiB)
+    compare(vm, ctx, "grow to 650M with the partly plugged block offline", "MMMMom--")
     hv.check_memtotal(vm, base, 522 * MiB)
     resize(vm, dev, 0)
     compare(vm, ctx, "0", "--------")
