@@ -23,7 +23,7 @@ setting under which the in-tree virtio_mem cannot give memory back.
                           (blocks onlined by memhp_default_state=online)
                           given the same 2G -> 0; how much stays plugged
                           once it makes no progress for 10 s (at most
-                          60 s) is recorded, and the scenario fails if it
+                          90 s) is recorded, and the scenario fails if it
                           got everything back (then hotdimm's README claim
                           would be wrong). Last: it leaves memory
                           plugged, the VM is not reused.
@@ -43,7 +43,7 @@ QMP_TOOL = [sys.executable, str(hv.SCRIPTS / "hotdimm-qmp")]
 ALIAS = "ua-vmem0"
 REGION_SIZE = 4 * GiB
 BLOCK = 128 * MiB
-INTREE_WAIT = 60         # at most, for the in-tree driver's shrink
+INTREE_WAIT = 90         # at most, for the in-tree driver's shrink
 INTREE_STUCK = 10        # seconds without progress that count as stuck
 
 
@@ -254,10 +254,10 @@ def sc_shrink_data(vm, ctx):
     dev = insmod(vm)
     resize(vm, ctx, dev, 2 * GiB, base)
     start = int(dev.attr("region_start"), 16)
-    inrange, ready = hv.memhold_start(vm, 256, start, start + REGION_SIZE)
+    inrange, ready = hv.memhold_start(vm, 128, start, start + REGION_SIZE)
     ctx.note(f"memhold: {ready}")
-    vm.sh("mkdir -p /mnt/t && mount -t tmpfs -o size=200M tmpfs /mnt/t && "
-          "dd if=/dev/urandom of=/mnt/t/data bs=1M count=64 2>/dev/null && "
+    vm.sh("mkdir -p /mnt/t && mount -t tmpfs -o size=64M tmpfs /mnt/t && "
+          "dd if=/dev/urandom of=/mnt/t/data bs=1M count=32 2>/dev/null && "
           "md5sum /mnt/t/data > /tmp/t.md5", 300)
     expect(inrange > 0, "none of memhold's pages landed in the device; the test would prove nothing")
     dt = resize(vm, ctx, dev, 0, base, timeout=300)
