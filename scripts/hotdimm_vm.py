@@ -1130,7 +1130,8 @@ class LibvirtVM(VM):
   <on_crash>destroy</on_crash>
   <devices>
     <serial type='file'><source path='{x(self.console_log)}'/><target port='0'/></serial>
-    <serial type='unix'><source mode='bind' path='{x(self.chan_socket)}'/><target port='1'/></serial>
+    <serial type='unix'><source mode='bind' path='{x(self.chan_socket)}'/>
+      <target port='1'/></serial>
     <controller type='usb' model='none'/>
     <memballoon model='none'/>{vmem}
   </devices>

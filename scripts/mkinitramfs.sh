@@ -121,7 +121,8 @@ done
 
 # util-linux's memory tools from the host (busybox has neither).
 for t in lsmem chmem; do
-	p=$(PATH=/usr/bin:/usr/sbin:/bin:/sbin command -v "$t") || die "no $t on the host (install util-linux)"
+	p=$(PATH=/usr/bin:/usr/sbin:/bin:/sbin command -v "$t") ||
+		die "no $t on the host (install util-linux)"
 	X_SRC+=("$p"); X_DST+=("/bin/$t")
 done
 

@@ -198,7 +198,8 @@ def sc_qmp_tool(vm, ctx):
     rc, out, err = qmp_tool("--virsh", dom, "resize", ALIAS, "1G", "--wait", "--timeout", 120)
     ctx.note(f"hotdimm-qmp --virsh resize 1G --wait: rc {rc} in {time.monotonic() - t0:.1f}s: "
              f"{(out + err).strip()}")
-    expect(rc == 0, f"hotdimm-qmp --virsh {dom} resize {ALIAS} 1G --wait exited {rc}: {err.strip()}")
+    expect(rc == 0, f"hotdimm-qmp --virsh {dom} resize {ALIAS} 1G --wait exited {rc}: "
+           f"{err.strip()}")
     dev.wait_converged(GiB, 60)
     check_agree(vm, dev, GiB, base)  # also: libvirt's <requested> followed
 
@@ -259,7 +260,8 @@ def sc_shrink_data(vm, ctx):
     vm.sh("mkdir -p /mnt/t && mount -t tmpfs -o size=64M tmpfs /mnt/t && "
           "dd if=/dev/urandom of=/mnt/t/data bs=1M count=32 2>/dev/null && "
           "md5sum /mnt/t/data > /tmp/t.md5", 300)
-    expect(inrange > 0, "none of memhold's pages landed in the device; the test would prove nothing")
+    expect(inrange > 0,
+           "none of memhold's pages landed in the device; the test would prove nothing")
     dt = resize(vm, ctx, dev, 0, base, timeout=300)
     ctx.note(f"# shrink 2 GiB -> 0 holding data: {dt:.1f}s")
     res = hv.memhold_verify(vm)

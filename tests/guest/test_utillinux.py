@@ -82,7 +82,8 @@ def compare(vm, ctx, label, want=None):
            f"hotdimm has {n_off} offline blocks")
     if "p" not in blocks:
         expect(int(a["offline_size"]) == offline,
-               f"{label}: offline_size {int(a['offline_size']) >> 20} MiB, lsmem {offline >> 20} MiB")
+               f"{label}: offline_size {int(a['offline_size']) >> 20} MiB, "
+               f"lsmem {offline >> 20} MiB")
     n_on = sum(c in "KMkm" for c in blocks)
     expect(online == BOOT_ONLINE[vm] + n_on * BLOCK,
            f"{label}: lsmem online total {online >> 20} MiB, want boot + {n_on} blocks")
