@@ -920,6 +920,9 @@ class VM:
 
 LIBVIRT_URI = "qemu:///system"
 LIBVIRT_RUN = "/run/libvirt"
+# Names this run's domains (hotdimm-RUN-...): the first process sets it,
+# the per-kernel children of tests/guest/run inherit it.
+RUN_ID = os.environ.setdefault("HOTDIMM_RUN_ID", str(os.getpid()))
 
 
 class Libvirtd:
@@ -931,8 +934,10 @@ class Libvirtd:
     those pids in stop(): at interpreter exit, on SIGTERM/SIGHUP turned into
     SystemExit (install_signal_cleanup) and, through PR_SET_PDEATHSIG, when
     the starting process dies. Before stopping its own libvirtd, stop()
-    destroys the hotdimm-* domains left in it. tests/guest/run starts them
-    once in its main process, so the per-kernel children share them."""
+    destroys this run's domains left in it (hotdimm-RUN_ID-*), never
+    another run's (LibvirtVM kills its QEMU by pid when libvirtd is gone).
+    tests/guest/run starts them once in its main process, so the
+    per-kernel children share them."""
 
     def __init__(self):
         self.procs = {}        # name -> Popen, only the daemons started here
@@ -996,9 +1001,15 @@ class Libvirtd:
             if "libvirtd" in self.procs and self.procs["libvirtd"].poll() is None:
                 p = subprocess.run(virsh_argv("list", "--name"), capture_output=True,
                                    text=True, timeout=60)
+                others = []
                 for dom in p.stdout.split():
-                    if dom.startswith("hotdimm-"):
+                    if dom.startswith(f"hotdimm-{RUN_ID}-"):
                         subprocess.run(virsh_argv("destroy", dom), capture_output=True, timeout=60)
+                    else:
+                        others.append(dom)
+                if others:  # their runs kill their QEMUs by pid when virsh cannot
+                    print("hotdimm_vm: stopping libvirtd while other runs' domains use it: "
+                          + " ".join(others), file=sys.stderr)
             for name in ("libvirtd", "virtlogd"):
                 proc = self.procs.pop(name, None)
                 if proc is None or proc.poll() is not None:
@@ -1067,10 +1078,13 @@ class LibvirtVM(VM):
     with QEMU's default threading (libvirt has no setting for it)."""
 
     def __init__(self, kver, virtio_mem=None, **kw):
+        # Measured: libvirt boots of 150 s on a 2-core machine running a
+        # dozen guests; the plain harness allows 180 s.
+        kw.setdefault("boot_timeout", 300)
         super().__init__(kver, **kw)
         self.virtio_mem = dict(virtio_mem or {})
         self.domain = re.sub(r"[^A-Za-z0-9_.-]", "-",
-                             f"hotdimm-{kver}-{self.logdir.name}-{os.getpid()}")
+                             f"hotdimm-{RUN_ID}-{kver}-{self.logdir.name}-{os.getpid()}")
 
     @property
     def qmp_tool_socket(self):
@@ -1094,8 +1108,12 @@ class LibvirtVM(VM):
         accel, _ = choose_accel()
         mem = parse_size(self.mem)
         maxmem = mem + sum(parse_size(s) for s in self.virtio_mem.values())
+        # no_timer_check: libvirt runs TCG with one thread per vCPU (it has
+        # no setting for thread=single); on a loaded host the kernel's
+        # IO-APIC timer check then failed ("IO-APIC + timer doesn't work!"
+        # panic, 2 of 6 boots of 6.1 at a load average of 25).
         cmdline = " ".join(["console=ttyS0,115200", "panic=-1", "log_buf_len=4M", "loglevel=7",
-                            "printk.time=1", "nokaslr", self.append]).strip()
+                            "printk.time=1", "nokaslr", "no_timer_check", self.append]).strip()
         cpu = "host-passthrough" if accel == "kvm" else "maximum"
         cpus = int(str(self.smp).split(",")[0])
         vmem = "".join(f"""
