@@ -6,6 +6,9 @@
 #
 # Packaging (`make deb`, tests/pkg, the man page lint): debhelper, dh-dkms,
 # dpkg-dev, fakeroot, lintian, man-db and groff-base.
+# libvirt (libvirtd, virtlogd, virsh) is for the guest tests that boot a
+# libvirt domain; they start the daemons themselves when none runs, so no
+# service manager is needed.
 #
 # Kernels: Debian 12's stock kernel (6.1) and the bookworm-backports kernel
 # (6.12), each as image + matching headers, and the newest one
@@ -22,7 +25,8 @@ PKGS=(linux-source-6.1 debootstrap
       qemu-system-x86 busybox-static dkms kmod libkmod-dev pkg-config
       socat sparse cpio python3 gcc libc6-dev make gnuplot-nox xz-utils
       bc flex bison valgrind libelf-dev libssl-dev
-      debhelper dh-dkms dpkg-dev fakeroot lintian man-db groff-base)
+      debhelper dh-dkms dpkg-dev fakeroot lintian man-db groff-base
+      libvirt-daemon-system libvirt-clients util-linux)
 
 log() { echo "deps: $*"; }
 

@@ -479,22 +479,14 @@ class VM:
         self.logdir.mkdir(parents=True, exist_ok=True)
         # Unix socket paths are limited to 108 bytes: keep them short.
         self._sockdir = tempfile.mkdtemp(prefix="hotdimm-vm-")
-        argv = self.qemu_cmdline()
-        (self.logdir / "qemu-cmdline.txt").write_text(shlex.join(argv) + "\n")
         self._cmdlog = open(self.logdir / "commands.log", "w", buffering=1)
         self._log(f"# accel: {self.accel[0]} ({self.accel[1]})")
-        qlog = open(self.logdir / "qemu.log", "wb")
         self._started = time.monotonic()
         try:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=qlog,
-                                         stderr=subprocess.STDOUT, start_new_session=True,
-                                         preexec_fn=_set_pdeathsig)
-        except OSError as e:
-            qlog.close()
+            self._launch()
+        except BootError:
             self._cleanup_files()
-            raise BootError(f"cannot start {QEMU}: {e}") from None
-        finally:
-            qlog.close()
+            raise
         self.pid = self.proc.pid
         with _LIVE_LOCK:
             _LIVE.add(self)
@@ -514,6 +506,19 @@ class VM:
         self.boot_time = time.monotonic() - self._started
         self._log(f"# guest ready after {self.boot_time:.1f}s (pid {self.pid})")
         return self
+
+    def _launch(self):
+        """Start QEMU: sets self.proc (a Popen, or anything with pid, poll(),
+        wait(timeout) and returncode). Raises BootError."""
+        argv = self.qemu_cmdline()
+        (self.logdir / "qemu-cmdline.txt").write_text(shlex.join(argv) + "\n")
+        with open(self.logdir / "qemu.log", "wb") as qlog:
+            try:
+                self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=qlog,
+                                             stderr=subprocess.STDOUT, start_new_session=True,
+                                             preexec_fn=_set_pdeathsig)
+            except OSError as e:
+                raise BootError(f"cannot start {QEMU}: {e}") from None
 
     def _boot_failure(self, detail):
         """A BootError that names the cause: QEMU's own words when QEMU
@@ -937,6 +942,300 @@ class VM:
         return bad
 
 
+# ---------------------------------------------------------------------------
+# libvirt: the same guests booted as libvirt domains.
+# ---------------------------------------------------------------------------
+
+LIBVIRT_URI = "qemu:///system"
+LIBVIRT_RUN = "/run/libvirt"
+# Names this run's domains (hotdimm-RUN-...): the first process sets it,
+# the per-kernel children of tests/guest/run inherit it.
+RUN_ID = os.environ.setdefault("HOTDIMM_RUN_ID", str(os.getpid()))
+
+
+class Libvirtd:
+    """libvirtd and virtlogd for guests booted as libvirt domains.
+
+    ensure() uses daemons that already answer (someone else's: never
+    stopped here) or starts the missing ones in the foreground as children
+    (logs in build/logs/libvirtd/), remembers their pids and stops exactly
+    those pids in stop(): at interpreter exit, on SIGTERM/SIGHUP turned into
+    SystemExit (install_signal_cleanup) and, through PR_SET_PDEATHSIG, when
+    the starting process dies. Before stopping its own libvirtd, stop()
+    destroys this run's domains left in it (hotdimm-RUN_ID-*), never
+    another run's (LibvirtVM kills its QEMU by pid when libvirtd is gone).
+    tests/guest/run starts them once in its main process, so the
+    per-kernel children share them."""
+
+    def __init__(self):
+        self.procs = {}        # name -> Popen, only the daemons started here
+        self._lock = threading.Lock()
+        self._atexit = False
+
+    @staticmethod
+    def _answers(sock):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(sock)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def running(self):
+        return self._answers(f"{LIBVIRT_RUN}/libvirt-sock")
+
+    def ensure(self, timeout=60):
+        with self._lock:
+            for name, sock in (("virtlogd", "virtlogd-sock"), ("libvirtd", "libvirt-sock")):
+                if self._answers(f"{LIBVIRT_RUN}/{sock}"):
+                    continue
+                self._start(name, f"{LIBVIRT_RUN}/{sock}", timeout)
+            p = subprocess.run(virsh_argv("version"), capture_output=True, text=True,
+                               timeout=timeout)
+            if p.returncode != 0:
+                raise BootError(f"libvirtd does not answer: {(p.stderr or p.stdout).strip()}")
+
+    def _start(self, name, sock, timeout):
+        exe = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+        if exe is None:
+            raise BootError(f"{name} not found (install libvirt-daemon-system: scripts/deps.sh)")
+        logdir = BUILD / "logs" / "libvirtd"
+        logdir.mkdir(parents=True, exist_ok=True)
+        pidfile = logdir / f"{name}.pid"
+        with open(logdir / f"{name}.log", "ab") as log:
+            proc = subprocess.Popen([exe, "--pid-file", str(pidfile)], stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                    preexec_fn=lambda: _set_pdeathsig(signal.SIGTERM))
+        self.procs[name] = proc
+        if not self._atexit:
+            atexit.register(self.stop)
+            self._atexit = True
+        deadline = time.monotonic() + timeout
+        while not self._answers(sock):
+            if proc.poll() is not None:
+                del self.procs[name]
+                raise BootError(f"{name} exited with status {proc.returncode} at start "
+                                f"(see {logdir / (name + '.log')})")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise BootError(f"{name} did not open {sock} within {timeout}s")
+            time.sleep(0.1)
+
+    def stop(self):
+        """Destroy hotdimm-* domains and stop the daemons started here, by pid."""
+        with self._lock:
+            if "libvirtd" in self.procs and self.procs["libvirtd"].poll() is None:
+                p = subprocess.run(virsh_argv("list", "--name"), capture_output=True,
+                                   text=True, timeout=60)
+                others = []
+                for dom in p.stdout.split():
+                    if dom.startswith(f"hotdimm-{RUN_ID}-"):
+                        subprocess.run(virsh_argv("destroy", dom), capture_output=True, timeout=60)
+                    else:
+                        others.append(dom)
+                if others:  # their runs kill their QEMUs by pid when virsh cannot
+                    print("hotdimm_vm: stopping libvirtd while other runs' domains use it: "
+                          + " ".join(others), file=sys.stderr)
+            for name in ("libvirtd", "virtlogd"):
+                proc = self.procs.pop(name, None)
+                if proc is None or proc.poll() is not None:
+                    continue
+                proc.terminate()
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(10)
+
+
+LIBVIRTD = Libvirtd()
+
+
+def virsh_argv(*args):
+    return ["virsh", "-c", LIBVIRT_URI, "-q", *args]
+
+
+class _DomainProc:
+    """The QEMU of a libvirt domain, for VM code that expects a Popen. It is
+    libvirtd's child, so its exit status is unknown: returncode becomes
+    "gone" once the process is."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.returncode = None
+
+    def poll(self):
+        if self.returncode is None:
+            try:
+                with open(f"/proc/{self.pid}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+                if state in ("Z", "X"):
+                    self.returncode = "gone"
+            except (OSError, IndexError):
+                self.returncode = "gone"
+        return self.returncode
+
+    def wait(self, timeout=None):
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if end is not None and time.monotonic() > end:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout)
+            time.sleep(0.05)
+        return self.returncode
+
+
+class LibvirtVM(VM):
+    """A VM booted as a transient libvirt domain (`virsh create`) instead
+    of a QEMU started here; everything else (command channel, check_log,
+    stop on every path) is VM's.
+
+    virtio_mem  {alias: region size}: one virtio-mem device each on node 0
+                (device block 2 MiB, requested 0); aliases must start with
+                "ua-" (libvirt's rule for user aliases)
+    mem         boot memory; maxMemory is mem + the devices
+
+    The domain (<name> self.domain, type kvm or qemu as choose_accel says)
+    boots the kernel and initramfs directly; libvirt gives their ownership
+    to its QEMU user, so it boots copies. Its serial ports are the
+    harness's: ttyS0 a file (console.log), ttyS1 a unix socket libvirt
+    listens on (the command channel). vm.qmp() goes through `virsh
+    qemu-monitor-command`, vm.virsh() runs any virsh command for the
+    domain. libvirtd/virtlogd are started when needed (LIBVIRTD). TCG runs
+    with QEMU's default threading (libvirt has no setting for it)."""
+
+    def __init__(self, kver, virtio_mem=None, **kw):
+        # Measured: libvirt boots of 150 s on a 2-core machine running a
+        # dozen guests; the plain harness allows 180 s.
+        kw.setdefault("boot_timeout", 300)
+        super().__init__(kver, **kw)
+        self.virtio_mem = dict(virtio_mem or {})
+        self.domain = re.sub(r"[^A-Za-z0-9_.-]", "-",
+                             f"hotdimm-{RUN_ID}-{kver}-{self.logdir.name}-{os.getpid()}")
+
+    @property
+    def qmp_tool_socket(self):
+        raise VMError("a libvirt guest has no spare QMP socket: use hotdimm-qmp --virsh")
+
+    def virsh(self, *args, timeout=60):
+        """Run `virsh ARGS` (the domain is not added). Returns CompletedProcess."""
+        p = subprocess.run(virsh_argv(*args), capture_output=True, text=True, timeout=timeout)
+        self._log(f"$host virsh {shlex.join(args)}\n{(p.stdout + p.stderr).rstrip()}"
+                  f"\n# rc={p.returncode}")
+        return p
+
+    def qmp_client(self):
+        if self._qmp is None:
+            if self.proc is None:
+                raise VMError("VM not started")
+            self._qmp = hotdimm_qmp.VirshQMP(self.domain, timeout=30)
+        return self._qmp
+
+    def domain_xml(self, kernel, initrd):
+        accel, _ = choose_accel()
+        mem = parse_size(self.mem)
+        maxmem = mem + sum(parse_size(s) for s in self.virtio_mem.values())
+        # no_timer_check: libvirt runs TCG with one thread per vCPU (it has
+        # no setting for thread=single); on a loaded host the kernel's
+        # IO-APIC timer check then failed ("IO-APIC + timer doesn't work!"
+        # panic, 2 of 6 boots of 6.1 at a load average of 25).
+        cmdline = " ".join(["console=ttyS0,115200", "panic=-1", "log_buf_len=4M", "loglevel=7",
+                            "printk.time=1", "nokaslr", "no_timer_check", self.append]).strip()
+        cpu = "host-passthrough" if accel == "kvm" else "maximum"
+        cpus = int(str(self.smp).split(",")[0])
+        vmem = "".join(f"""
+    <memory model='virtio-mem'>
+      <target>
+        <size unit='KiB'>{parse_size(size) >> 10}</size>
+        <node>0</node>
+        <block unit='KiB'>2048</block>
+        <requested unit='KiB'>0</requested>
+      </target>
+      <alias name='{alias}'/>
+    </memory>""" for alias, size in self.virtio_mem.items())
+        esc = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;"}
+        x = lambda v: "".join(esc.get(c, c) for c in str(v))  # noqa: E731
+        return f"""<domain type='{'kvm' if accel == 'kvm' else 'qemu'}'>
+  <name>{x(self.domain)}</name>
+  <memory unit='KiB'>{maxmem >> 10}</memory>
+  <maxMemory slots='1' unit='KiB'>{maxmem >> 10}</maxMemory>
+  <vcpu>{cpus}</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>{x(kernel)}</kernel>
+    <initrd>{x(initrd)}</initrd>
+    <cmdline>{x(cmdline)}</cmdline>
+  </os>
+  <features><acpi/></features>
+  <cpu mode='{cpu}'>
+    <numa><cell id='0' cpus='0-{cpus - 1}' memory='{mem >> 10}' unit='KiB'/></numa>
+  </cpu>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <serial type='file'><source path='{x(self.console_log)}'/><target port='0'/></serial>
+    <serial type='unix'><source mode='bind' path='{x(self.chan_socket)}'/>
+      <target port='1'/></serial>
+    <controller type='usb' model='none'/>
+    <memballoon model='none'/>{vmem}
+  </devices>
+</domain>
+"""
+
+    def _launch(self):
+        LIBVIRTD.ensure()
+        # libvirt chowns what it boots to its QEMU user: copies, in a
+        # directory that user can enter.
+        os.chmod(self._sockdir, 0o755)
+        kernel = shutil.copy(self.kinfo["VMLINUZ"], os.path.join(self._sockdir, "vmlinuz"))
+        initrd = shutil.copy(self.initrd, os.path.join(self._sockdir, "initrd"))
+        xml = self.logdir / "domain.xml"
+        xml.write_text(self.domain_xml(kernel, initrd))
+        p = self.virsh("create", str(xml))
+        if p.returncode != 0:
+            self._save_qemu_log()
+            raise BootError(f"virsh create failed: {' '.join(p.stderr.split())}")
+        try:
+            pid = int(Path(f"{LIBVIRT_RUN}/qemu/{self.domain}.pid").read_text())
+        except (OSError, ValueError) as e:
+            self.virsh("destroy", self.domain)
+            raise BootError(f"no pid for domain {self.domain}: {e}") from None
+        self.proc = _DomainProc(pid)
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+            (self.logdir / "qemu-cmdline.txt").write_text(
+                shlex.join(a.decode(errors="replace") for a in argv) + "\n")
+        except OSError:
+            pass
+
+    def _save_qemu_log(self):
+        """libvirt's log of the domain's QEMU, as qemu.log beside the others."""
+        try:
+            shutil.copy(f"/var/log/libvirt/qemu/{self.domain}.log", self.logdir / "qemu.log")
+        except OSError:
+            pass
+
+    def _kill_qemu(self):
+        p = self.proc
+        if p is None or p.poll() is not None:
+            return
+        try:
+            subprocess.run(virsh_argv("destroy", self.domain), capture_output=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:  # libvirtd did not: the pid it gave us
+            try:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait(10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+        self._save_qemu_log()
+
+
 def boot(make_vm, retries=2, report=None):
     """Start a VM from make_vm() and return it. A boot that fails in a way
     that may not happen again (BootError.retryable: the guest crashed or
@@ -1006,11 +1305,14 @@ class Group:
     files      fn(kver, artifacts) -> more initramfs EXTRA arguments (see
                scripts/mkinitramfs.sh) for this group's guest, e.g. a
                second kernel; artifacts as in `needs` (name -> host path).
+    vm_class   VM (default) or LibvirtVM (boots a libvirt domain; the
+               runner starts libvirtd once for all kernels)
     """
 
     def __init__(self, name, scenarios, vm=None, needs=("module",), reset=None, kconfig=(),
-                 files=None):
+                 files=None, vm_class=None):
         self.name = name
+        self.vm_class = vm_class or VM
         self.scenarios = list(scenarios)
         self.vm = dict(vm or {})
         self.needs = tuple(needs)
@@ -1136,6 +1438,37 @@ class Dev:
         """Wait until plugged_size == size (bytes). Returns True or False."""
         return self.vm.wait_until(f'[ "$(cat {self.path}/plugged_size)" = "{int(size)}" ]',
                                   timeout)
+
+    def wait_converged(self, size, timeout=180):
+        """Wait until plugged_size == size (bytes) and status is 'ok...';
+        raise Fail with the device's state if that does not happen."""
+        cond = (f'[ "$(cat {self.path}/plugged_size)" = "{int(size)}" ] && '
+                f'grep -q "^ok" {self.path}/status')
+        if not self.vm.wait_until(cond, timeout, interval=0.2):
+            a = self.attrs()
+            raise Fail(f"hotdimm.{self.n} did not reach {int(size) >> 20} MiB in {timeout}s: "
+                       f"plugged {int(a['plugged_size']) >> 20} MiB, status '{a['status']}', "
+                       f"blocks {a['blocks']}")
+
+
+def memhold_start(vm, mib, start, end):
+    """Start /bin/memhold (tests/guest/memhold.c) in the background: MIB MiB
+    of patterned anonymous memory, pid in /tmp/memhold.pid. Waits until it
+    is ready; returns (pages in [start, end), its ready line)."""
+    vm.sh(f"setsid memhold {mib} {start:#x} {end:#x} > /tmp/memhold.out 2>&1 < /dev/null & "
+          "echo $! > /tmp/memhold.pid")
+    expect(vm.wait_until("grep -q ready /tmp/memhold.out", 120),
+           "memhold did not get ready: " + vm.run("cat /tmp/memhold.out")[1].strip())
+    ready = vm.read("/tmp/memhold.out").strip()
+    return int(re.search(r"inrange=(-?\d+)", ready).group(1)), ready
+
+
+def memhold_verify(vm):
+    """Have memhold check its memory; returns its output (last line
+    "verify ok inrange=N" or "verify bad ...")."""
+    vm.sh("kill -USR1 $(cat /tmp/memhold.pid)")
+    expect(vm.wait_until("grep -q verify /tmp/memhold.out", 120), "memhold did not verify")
+    return vm.read("/tmp/memhold.out")
 
 
 def devices(vm):

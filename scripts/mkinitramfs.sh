@@ -26,6 +26,8 @@
 #                         tests load them)
 #                         .ko.xz/.ko.zst/.ko.gz are decompressed: busybox
 #                         insmod only reads plain .ko files.
+#   /bin/lsmem, /bin/chmem  util-linux's tools, from the host (with their
+#                         libraries), so tests compare them with hotdimm's sysfs
 #
 # EXTRA arguments:
 #   PATH              a file; hotdimm.ko goes to /hotdimm.ko, hotdimmctl to
@@ -121,6 +123,13 @@ for x in "$@"; do
 done
 [ -x /bin/bash ] || die "no /bin/bash"
 X_SRC+=(/bin/bash); X_DST+=(/bin/bash)
+
+# util-linux's memory tools from the host (busybox has neither).
+for t in lsmem chmem; do
+	p=$(PATH=/usr/bin:/usr/sbin:/bin:/sbin command -v "$t") ||
+		die "no $t on the host (install util-linux)"
+	X_SRC+=("$p"); X_DST+=("/bin/$t")
+done
 
 # Shared libraries of dynamically linked extras.
 declare -a LIBS=()

@@ -12,8 +12,8 @@ import re
 import shlex
 
 from hotdimm_vm import (GiB, MiB, PARAMS, Dev, Fail, Group, HOTDIMM_RES, check_device,
-                        check_memtotal, devices, expect, hotdimm_loaded, scenario,
-                        snapshot, unload_hotdimm)
+                        check_memtotal, devices, expect, hotdimm_loaded, memhold_start,
+                        memhold_verify, scenario, snapshot, unload_hotdimm)
 
 BS = 128 * MiB
 HIDDEN = 0x40000000
@@ -295,11 +295,7 @@ def sc_shrink_busy(vm, ctx):
     a = check_device(vm, d, base)
     expect(a["blocks"] == "M" * 8, f"online_policy=movable gave blocks {a['blocks']}")
     end = HIDDEN + GiB
-    vm.sh(f"memhold 384 {HIDDEN:#x} {end:#x} > /tmp/memhold.out 2>&1 & echo $! > /tmp/memhold.pid")
-    expect(vm.wait_until("grep -q ready /tmp/memhold.out", 120),
-           "memhold did not get ready: " + vm.run("cat /tmp/memhold.out")[1].strip())
-    ready = vm.read("/tmp/memhold.out")
-    inrange = int(re.search(r"inrange=(-?\d+)", ready).group(1))
+    inrange, ready = memhold_start(vm, 384, HIDDEN, end)
     ctx.note(f"memhold: {ready}")
     # tmpfs (shmem) data too.
     vm.sh("mkdir -p /mnt/t && mount -t tmpfs -o size=200M tmpfs /mnt/t && "
@@ -310,9 +306,7 @@ def sc_shrink_busy(vm, ctx):
     expect(inrange > 0, "none of memhold's pages landed in the DIMM; the test would prove nothing")
     resize(vm, d, 0, timeout=300)
     check_step(vm, [d], base, ctx, "shrink to 0 with data")
-    vm.sh("kill -USR1 $(cat /tmp/memhold.pid)")
-    expect(vm.wait_until("grep -q verify /tmp/memhold.out", 120), "memhold did not verify")
-    res = vm.read("/tmp/memhold.out")
+    res = memhold_verify(vm)
     ctx.note(f"memhold: {res}")
     expect("verify ok" in res, f"anonymous memory corrupted: {res.splitlines()[-1]}")
     expect("inrange=0" in res, f"pages still in the unplugged range: {res.splitlines()[-1]}")

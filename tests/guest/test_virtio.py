@@ -71,13 +71,7 @@ def dev_for(vm, qdev):
 
 def wait_guest(vm, dev, size, timeout=180):
     """plugged_size == size and status 'ok...' in the guest."""
-    cond = (f'[ "$(cat {dev.path}/plugged_size)" = "{int(size)}" ] && '
-            f'grep -q "^ok" {dev.path}/status')
-    if not vm.wait_until(cond, timeout, interval=0.2):
-        a = dev.attrs()
-        raise Fail(f"hotdimm.{dev.n} did not reach {int(size) >> 20} MiB in {timeout}s: "
-                   f"plugged {int(a['plugged_size']) >> 20} MiB, status '{a['status']}', "
-                   f"blocks {a['blocks']}")
+    dev.wait_converged(size, timeout)
 
 
 def check_agree(vm, dev, size, qdev="vm0", base_kb=None, online=None):
