@@ -799,13 +799,13 @@ class VM:
 
     def memory_blocks(self):
         """{block index: state} from /sys/devices/system/memory."""
+        # One grep, not a process per block: a terabyte guest has thousands.
         out = {}
-        txt = self.sh("cd /sys/devices/system/memory && for d in memory*; do "
-                      "echo ${d#memory} $(cat $d/state); done")
+        txt = self.sh("cd /sys/devices/system/memory && grep -H . memory*/state")
         for line in txt.splitlines():
-            parts = line.split()
-            if len(parts) == 2 and parts[0].isdigit():
-                out[int(parts[0])] = parts[1]
+            m = re.fullmatch(r"memory(\d+)/state:(\S+)", line.strip())
+            if m:
+                out[int(m.group(1))] = m.group(2)
         return out
 
     def block_size(self):
@@ -1154,7 +1154,7 @@ def merge_ranges(ranges):
 def snapshot(vm):
     """Guest memory state for before/after comparisons."""
     out = vm.sh("grep '^MemTotal:' /proc/meminfo; echo @@; "
-                f"cd {MEMORY} && for d in memory*; do echo ${{d#memory}} $(cat $d/state); done; "
+                f"cd {MEMORY} && grep -H . memory*/state | sed 's,^memory,,; s,/state:, ,'; "
                 "echo @@; cat /proc/iomem; echo @@; "
                 f"ls -d {PLATFORM}/hotdimm.* 2>/dev/null; true")
     mem, blk, iomem, devs = out.split("@@\n")
@@ -1222,12 +1222,14 @@ def check_device(vm, dev, base, block_size=128 * MiB):
     zones = {}
     idx0 = start // bs
     used_idx = [idx0 + i for i, c in enumerate(blocks) if c in "KMkm"]
-    if used_idx:
-        txt = vm.sh("for i in %s; do echo $i $(cat %s/memory$i/valid_zones 2>/dev/null); done"
-                    % (" ".join(map(str, used_idx)), MEMORY))
+    for k in range(0, len(used_idx), 256):
+        chunk = used_idx[k:k + 256]
+        rc, txt = vm.run("cd %s && grep -H . %s" % (
+            MEMORY, " ".join(f"memory{i}/valid_zones" for i in chunk)))
         for line in txt.splitlines():
-            p = line.split()
-            zones[int(p[0])] = p[1] if len(p) > 1 else "?"
+            m = re.fullmatch(r"memory(\d+)/valid_zones:(\S+).*", line.strip())
+            if m:
+                zones[int(m.group(1))] = m.group(2)
     for i, c in enumerate(blocks):
         idx = idx0 + i
         st = mb.get(idx)
