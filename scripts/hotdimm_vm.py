@@ -1009,9 +1009,10 @@ DEV_ATTRS = ("transport", "region_start", "region_size", "block_size", "device_b
              "offline_size", "movable_ratio", "blocks", "status")
 
 
-# The one-character-per-block `blocks` file fits a page (4096 bytes with its
-# newline): larger devices refuse it with EFBIG and only block_map has the map.
-BLOCKS_MAX = 4095
+# The one-character-per-block `blocks` file: sysfs takes at most 4095 bytes
+# from it, the map and its newline; larger devices refuse it with EFBIG and
+# only block_map has the map.
+BLOCKS_MAX = 4094
 
 
 def parse_block_map(text):

@@ -205,9 +205,10 @@ static ssize_t movable_ratio_store(struct device *dev,
 static DEVICE_ATTR_RW(movable_ratio);
 
 /*
- * One character per block and a newline. sysfs gives one page, enough for
- * 4095 blocks (almost 512 GiB); a larger device's map does not fit and the
- * read fails with EFBIG rather than showing part of it: block_map has it.
+ * One character per block and a newline. sysfs takes less than a page from
+ * a show() (it cuts PAGE_SIZE to PAGE_SIZE - 1), enough for 4094 blocks
+ * (almost 512 GiB); a larger device's map does not fit and the read fails
+ * with EFBIG rather than showing part of it: block_map has it.
  */
 static ssize_t blocks_show(struct device *dev, struct device_attribute *attr,
 			   char *buf)
@@ -215,10 +216,10 @@ static ssize_t blocks_show(struct device *dev, struct device_attribute *attr,
 	struct hotdimm_dev *hd = hd_of(dev);
 	size_t n;
 
-	if (hd->bk.nr + 1 > PAGE_SIZE)
+	if (hd->bk.nr + 1 >= PAGE_SIZE)
 		return -EFBIG;
 	spin_lock(&hd->lock);
-	n = hotdimm_blocks_map(&hd->bk, buf, PAGE_SIZE);
+	n = hotdimm_blocks_map(&hd->bk, buf, PAGE_SIZE - 1);
 	spin_unlock(&hd->lock);
 	buf[n++] = '\n';
 	return n;
