@@ -639,12 +639,24 @@ def render_scale(res, data):
         if not r:
             return " — |"
         t = r["t"]
-        txt = "—" if t is None else f"{t:.2f} s; {s / t:.2f} GiB/s"
+        # What moved: from the size before to the size after the request.
+        moved = abs(r["dev_before"] - r["dev_size"]) / GiB
+        txt = "—" if t is None else f"{t:.2f} s; {moved / t:.2f} GiB/s"
         if unplug:
-            txt += f"; {r['left'] // MiB} MiB left" if r["left"] else "; 0 left"
-        elif r["dev_size"] != s * GiB:
-            txt += f"; only {r['dev_size'] // MiB} MiB plugged"
+            if not r["left"]:
+                txt += "; 0 left"
+            elif t is not None and t < args_timeout - 1:
+                txt += f"; {r['left'] // MiB} MiB left (stuck)"
+            else:
+                txt += f"; {r['left'] // MiB} MiB left at the {args_timeout:.0f} s timeout"
+        else:
+            if r["dev_before"]:
+                txt += f"; started at {r['dev_before'] // MiB} MiB"
+            if r["dev_size"] != s * GiB:
+                txt += f"; only {r['dev_size'] // MiB} MiB plugged"
         return f" {txt} |"
+
+    args_timeout = data["args"].get("scale_unplug_timeout", 0)
 
     for s in sizes:
         row = f"| {s} GiB |"
@@ -660,16 +672,23 @@ def render_scale(res, data):
             md.append(f"- {lab[k]}: did not run: {d['error']}")
             continue
         for what in ("plug", "unplug"):
+            # Only requests that went all the way from 0 / to 0 (but for
+            # less than a block stuck in kernel blocks).
             pts = [(s, d["rows"][s][what]["t"]) for s in sizes
-                   if s in d["rows"] and d["rows"][s][what]["t"]]
+                   if s in d["rows"] and d["rows"][s][what]["t"] and
+                   d["rows"][s][what]["left"] < BLOCK and
+                   (what == "unplug" or not d["rows"][s][what]["dev_before"])]
             f = linear_fit(pts)
             if not f:
-                md.append(f"- {lab[k]}, {what}: too few points for a fit")
+                md.append(f"- {lab[k]}, {what}: no fit (fewer than two sizes went all the "
+                          f"way{' within the timeout' if what == 'unplug' else ' from 0'})")
                 continue
             a, b, worst = f
-            kind = "linear" if worst <= 0.15 else "not linear"
+            kind = ("two sizes only: linearity not checked" if len(pts) == 2 else
+                    "linear" if worst <= 0.15 else "not linear")
             md.append(f"- {lab[k]}, {what}: t ≈ {a:.2f} s + {b * 1000:.0f} ms/GiB × size "
-                      f"({kind}: worst residual {worst * 100:.0f}% of the measured time)")
+                      f"over {', '.join(str(x) for x, _ in pts)} GiB "
+                      f"({kind}; worst residual {worst * 100:.0f}% of the measured time)")
         if d.get("note"):
             md.append(f"- {lab[k]}: {d['note']}")
         if d.get("bad_log"):
@@ -1355,6 +1374,17 @@ def main():
 
     if args.from_json:
         data = json.loads(Path(args.from_json).read_text())
+        if "scale" in data:
+            sc = data["scale"]
+            for d in sc["drivers"].values():
+                d["rows"] = {int(x): v for x, v in d["rows"].items()}
+            md = render_scale(sc, data)
+            md += f"\n\n`scripts/bench.sh --scale` took {data['runtime_s'] / 60:.1f} min."
+            (outdir / "scale.md").write_text(md + "\n")
+            print(md, flush=True)
+            if args.update_readme:
+                update_readme_scale(md)
+            return 0
         for cd in data["configs"].values():
             for r in cd.get("reps", []):
                 for k in ("plug", "unplug"):

@@ -136,7 +136,7 @@ def insmod_measured(vm, ctx, name, args=""):
     d = {k: after[k] - before[k] for k in before}
     dev = Dev(vm, n[0])
     nr = int(dev.attr("region_size")) // BLOCK
-    say(ctx, f"bookkeeping: insmod with {nr} blocks: MemFree {-d['MemFree']:+d} kB, "
+    say(ctx, f"bookkeeping: insmod with {nr} blocks: MemFree {d['MemFree']:+d} kB, "
         f"SUnreclaim {d['SUnreclaim']:+d} kB, VmallocUsed {d['VmallocUsed']:+d} kB, "
         f"module image {mod // 1024} kB; block array {nr} x 48 B = {nr * 48 // 1024} kB", name)
     return dev
