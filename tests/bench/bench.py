@@ -645,8 +645,8 @@ def render_scale(res, data):
         if unplug:
             if not r["left"]:
                 txt += "; 0 left"
-            elif t is not None and t < args_timeout - 1:
-                txt += f"; {r['left'] // MiB} MiB left (stuck)"
+            elif r.get("stalled"):
+                txt += f"; {r['left'] // MiB} MiB left (stuck: no change for {stall_u:.0f} s)"
             else:
                 txt += f"; {r['left'] // MiB} MiB left at the {args_timeout:.0f} s timeout"
         else:
@@ -657,6 +657,7 @@ def render_scale(res, data):
         return f" {txt} |"
 
     args_timeout = data["args"].get("scale_unplug_timeout", 0)
+    stall_u = 2 * data["args"].get("scale_stall", 5)
 
     for s in sizes:
         row = f"| {s} GiB |"
@@ -672,22 +673,27 @@ def render_scale(res, data):
             md.append(f"- {lab[k]}: did not run: {d['error']}")
             continue
         for what in ("plug", "unplug"):
-            # Only requests that went all the way from 0 / to 0 (but for
-            # less than a block stuck in kernel blocks).
-            pts = [(s, d["rows"][s][what]["t"]) for s in sizes
-                   if s in d["rows"] and d["rows"][s][what]["t"] and
-                   d["rows"][s][what]["left"] < BLOCK and
-                   (what == "unplug" or not d["rows"][s][what]["dev_before"])]
+            # Time against GiB moved, over the requests that completed (a
+            # plug reaching its size, an unplug leaving less than a block):
+            # a size may start where the previous unplug stopped.
+            pts = []
+            for s in sizes:
+                r = d["rows"].get(s, {}).get(what)
+                if not r or not r["t"]:
+                    continue
+                if (r["dev_size"] != s * GiB) if what == "plug" else (r["left"] >= BLOCK):
+                    continue
+                pts.append((abs(r["dev_before"] - r["dev_size"]) / GiB, r["t"]))
             f = linear_fit(pts)
             if not f:
-                md.append(f"- {lab[k]}, {what}: no fit (fewer than two sizes went all the "
-                          f"way{' within the timeout' if what == 'unplug' else ' from 0'})")
+                md.append(f"- {lab[k]}, {what}: no fit (fewer than two requests completed"
+                          f"{' within the timeout' if what == 'unplug' else ''})")
                 continue
             a, b, worst = f
-            kind = ("two sizes only: linearity not checked" if len(pts) == 2 else
+            kind = ("two points only: linearity not checked" if len(pts) == 2 else
                     "linear" if worst <= 0.15 else "not linear")
-            md.append(f"- {lab[k]}, {what}: t ≈ {a:.2f} s + {b * 1000:.0f} ms/GiB × size "
-                      f"over {', '.join(str(x) for x, _ in pts)} GiB "
+            md.append(f"- {lab[k]}, {what}: t ≈ {a:.2f} s + {b * 1000:.0f} ms/GiB × GiB moved "
+                      f"over {', '.join(f'{x:.1f}' for x, _ in pts)} GiB "
                       f"({kind}; worst residual {worst * 100:.0f}% of the measured time)")
         if d.get("note"):
             md.append(f"- {lab[k]}: {d['note']}")
