@@ -604,7 +604,7 @@ def run_scale(kver, ko, hdbench, args, logroot):
                             f"unplug {u['t'] or float('nan'):.2f} s, {u['left'] // MiB} MiB left")
                         if u["left"]:
                             # Later sizes would start from a different state.
-                            d["note"] = f"{u['left'] // MiB} MiB stayed after unplugging {s} GiB"
+                            d["note"] = f"{u['left'] // MiB} MiB still plugged when the {s} GiB unplug ended"
                             g.request(0, g.base_kb, timeout=30, stall=10)
                     d["bad_log"] = g.vm.check_log()
             except (VMError, Unavailable) as e:
@@ -695,8 +695,6 @@ def render_scale(res, data):
             md.append(f"- {lab[k]}, {what}: t ≈ {a:.2f} s + {b * 1000:.0f} ms/GiB × GiB moved "
                       f"over {', '.join(f'{x:.1f}' for x, _ in pts)} GiB "
                       f"({kind}; worst residual {worst * 100:.0f}% of the measured time)")
-        if d.get("note"):
-            md.append(f"- {lab[k]}: {d['note']}")
         if d.get("bad_log"):
             md.append(f"- {lab[k]}: kernel log: {d['bad_log'][0]}")
     md.append("")
