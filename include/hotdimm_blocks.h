@@ -49,13 +49,17 @@ enum hotdimm_zone {
 	HOTDIMM_ZONE_MOVABLE,
 };
 
+/*
+ * One per memory block of a device (8192 for 1 TiB): fields ordered so that
+ * the entry has no padding (48 bytes on 64-bit).
+ */
 struct hotdimm_block {
 	u8 state;	/* enum hotdimm_block_state */
 	u8 want;	/* enum hotdimm_zone while the driver steers onlining */
 	u16 fails;	/* consecutive failed removal attempts */
+	int err;	/* the error that made it back off (logged once) */
 	u64 seq;	/* when it was added: larger is newer */
 	u64 retry_at;	/* do not retry removal before this tick */
-	int err;	/* the error that made it back off (logged once) */
 	u64 holes;	/* sub-blocks not plugged at the transport (bit i) */
 	u64 fresh;	/* holes whose pages never went to the buddy allocator */
 	u64 pinned;	/* sub-blocks that must stay plugged (memmap on them) */
@@ -67,6 +71,7 @@ struct hotdimm_blocks {
 	u64 count[HOTDIMM_BLOCK_NR_STATES];	/* blocks per state */
 	u64 holes[HOTDIMM_BLOCK_NR_STATES];	/* hole sub-blocks per state */
 	u64 next_seq;
+	u64 gen;	/* bumped whenever a block's map character may change */
 	struct hotdimm_block *b;
 };
 
@@ -130,6 +135,28 @@ char hotdimm_block_char(enum hotdimm_block_state state, bool holes);
  */
 size_t hotdimm_blocks_map(const struct hotdimm_blocks *bk, char *buf,
 			  size_t len);
+
+/*
+ * The complete block map as text, in runs (the block_map sysfs file):
+ *
+ *	blocks NR generation GEN\n
+ *	FIRST[-LAST]:C FIRST[-LAST]:C ...\n
+ *	generation GEN\n
+ *
+ * One run per stretch of blocks showing the same character C (see
+ * hotdimm_block_char()), indices decimal from 0, runs in order, separated by
+ * one space, covering every block. GEN is bk->gen; a reader that gets the
+ * text in several pieces knows it is one consistent map when both GENs are
+ * equal (bk->gen only grows).
+ *
+ * Writes bytes [@pos, @pos + @len) of that text into @buf (no NUL) and
+ * returns how many (0 at or after the end). Costs O(blocks), whatever @pos.
+ */
+size_t hotdimm_blocks_map_runs(const struct hotdimm_blocks *bk, u64 pos,
+			       char *buf, size_t len);
+
+/* Length in bytes of the whole text hotdimm_blocks_map_runs() produces. */
+u64 hotdimm_blocks_map_runs_len(const struct hotdimm_blocks *bk);
 
 /*
  * Next block to grow by: a block already PLUGGED whose retry_at is not

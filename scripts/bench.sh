@@ -12,6 +12,8 @@
 # lists, Debian 12's stock one), BENCH_CONFIGS (abcd),
 # BENCH_REPS (3), BENCH_LOAD_REPS (2), BENCH_SIZES (1,2,4,8).
 # --update-readme also replaces README.md's Performance section.
+# --scale runs only the terabyte rows (1 TiB region in a 2 GiB guest, plug
+# and unplug 16, 64, 128 GiB, hotdimm against virtio_mem): build/bench/scale.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HOTDIMM_ROOT=$PWD

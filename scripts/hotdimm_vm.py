@@ -832,13 +832,13 @@ class VM:
 
     def memory_blocks(self):
         """{block index: state} from /sys/devices/system/memory."""
+        # One grep, not a process per block: a terabyte guest has thousands.
         out = {}
-        txt = self.sh("cd /sys/devices/system/memory && for d in memory*; do "
-                      "echo ${d#memory} $(cat $d/state); done")
+        txt = self.sh("cd /sys/devices/system/memory && grep -H . memory*/state")
         for line in txt.splitlines():
-            parts = line.split()
-            if len(parts) == 2 and parts[0].isdigit():
-                out[int(parts[0])] = parts[1]
+            m = re.fullmatch(r"memory(\d+)/state:(\S+)", line.strip())
+            if m:
+                out[int(m.group(1))] = m.group(2)
         return out
 
     def block_size(self):
@@ -1394,6 +1394,54 @@ DEV_ATTRS = ("transport", "region_start", "region_size", "block_size", "device_b
              "offline_size", "movable_ratio", "blocks", "status")
 
 
+# The one-character-per-block `blocks` file: sysfs takes at most 4095 bytes
+# from it, the map and its newline; larger devices refuse it with EFBIG and
+# only block_map has the map.
+BLOCKS_MAX = 4094
+
+
+def parse_block_map(text):
+    """block_map text -> (generation, map string with one character per
+    block). Raises Fail when it is malformed, does not cover every block, or
+    its two generations differ (read while blocks changed)."""
+    lines = text.split("\n")
+    m = re.fullmatch(r"blocks (\d+) generation (\d+)", lines[0]) if lines else None
+    if not m or len(lines) != 4 or lines[3] != "":
+        raise Fail(f"block_map malformed: {text[:200]!r}")
+    nr, gen = int(m.group(1)), int(m.group(2))
+    m2 = re.fullmatch(r"generation (\d+)", lines[2])
+    if not m2:
+        raise Fail(f"block_map without its last line: {text[-200:]!r}")
+    if int(m2.group(1)) != gen:
+        raise Fail(f"block_map torn: generation {gen} then {m2.group(1)}")
+    out, nxt = [], 0
+    for run in lines[1].split(" ") if nr else []:
+        r = re.fullmatch(r"(\d+)(?:-(\d+))?:([-oKMpkm])", run)
+        if not r:
+            raise Fail(f"block_map: bad run {run!r}")
+        first = int(r.group(1))
+        last = int(r.group(2)) if r.group(2) else first
+        if first != nxt or last < first or last >= nr:
+            raise Fail(f"block_map: run {run!r} does not follow block {nxt - 1}")
+        out.append(r.group(3) * (last - first + 1))
+        nxt = last + 1
+    if nxt != nr:
+        raise Fail(f"block_map covers {nxt} of {nr} blocks")
+    return gen, "".join(out)
+
+
+def block_runs(blocks):
+    """One character per block -> "FIRST[-LAST]:C ..." (for short messages)."""
+    runs, i = [], 0
+    while i < len(blocks):
+        j = i
+        while j + 1 < len(blocks) and blocks[j + 1] == blocks[i]:
+            j += 1
+        runs.append(f"{i}:{blocks[i]}" if i == j else f"{i}-{j}:{blocks[i]}")
+        i = j + 1
+    return " ".join(runs)
+
+
 def hotdimm_loaded(vm):
     rc, _ = vm.run("grep -q '^hotdimm ' /proc/modules")
     return rc == 0
@@ -1421,14 +1469,46 @@ class Dev:
     def attr(self, name):
         return self.vm.read(f"{self.path}/{name}")
 
+    def block_map(self, tries=5):
+        """The complete map from block_map (one character per block),
+        read again while blocks change under the reader."""
+        for i in range(tries):
+            try:
+                return parse_block_map(self.vm.sh(f"cat {self.path}/block_map"))[1]
+            except Fail as e:
+                if "torn" not in str(e) or i == tries - 1:
+                    raise
+        raise Fail("unreachable")
+
     def attrs(self):
-        """All per-device attributes (README, sysfs interface) in one guest command: {name: value}."""
-        script = "; ".join(f"printf '%s=' {a}; cat {self.path}/{a} 2>&1 || echo '<missing>'"
-                           for a in DEV_ATTRS)
+        """All per-device attributes (README, sysfs interface) in one guest
+        command: {name: value}. "blocks" is the complete map, also where the
+        blocks file cannot hold it (then "blocks_file" is "<EFBIG>"); "block_map"
+        is the map expanded from block_map, "<missing>" if absent."""
+        parts = []
+        for a in DEV_ATTRS:
+            if a == "blocks":
+                parts.append(f"printf 'blocks='; cat {self.path}/blocks 2>/dev/null || "
+                             f"{{ [ -e {self.path}/blocks ] && echo '<EFBIG>' || echo '<missing>'; }}")
+            else:
+                parts.append(f"printf '%s=' {a}; cat {self.path}/{a} 2>&1 || echo '<missing>'")
+        parts.append(f"printf 'block_map='; cat {self.path}/block_map 2>/dev/null | "
+                     "tr '\\n' '|' || true; echo")
         out = {}
-        for line in self.vm.sh(script).splitlines():
+        for line in self.vm.sh("; ".join(parts)).splitlines():
             k, _, v = line.partition("=")
             out[k] = v
+        raw = out.get("block_map", "")
+        out["blocks_file"] = out.get("blocks", "<missing>")
+        if raw:
+            try:
+                out["block_map"] = parse_block_map(raw.replace("|", "\n"))[1]
+            except Fail as e:
+                out["block_map"] = f"<{e}>"
+        else:
+            out["block_map"] = "<missing>"
+        if out["blocks_file"] == "<EFBIG>" and not out["block_map"].startswith("<"):
+            out["blocks"] = out["block_map"]
         return out
 
     def set_requested(self, size):
@@ -1491,7 +1571,7 @@ def merge_ranges(ranges):
 def snapshot(vm):
     """Guest memory state for before/after comparisons."""
     out = vm.sh("grep '^MemTotal:' /proc/meminfo; echo @@; "
-                f"cd {MEMORY} && for d in memory*; do echo ${{d#memory}} $(cat $d/state); done; "
+                f"cd {MEMORY} && grep -H . memory*/state | sed 's,^memory,,; s,/state:, ,'; "
                 "echo @@; cat /proc/iomem; echo @@; "
                 f"ls -d {PLATFORM}/hotdimm.* 2>/dev/null; true")
     mem, blk, iomem, devs = out.split("@@\n")
@@ -1520,9 +1600,25 @@ def check_device(vm, dev, base, block_size=128 * MiB):
     bs = int(a["block_size"])
     expect(bs == block_size, f"block_size {bs} != {block_size}")
     plugged = int(a["plugged_size"])
-    blocks = a["blocks"]
-    expect(len(blocks) == size // bs, f"blocks has {len(blocks)} chars, want {size // bs}: {blocks}")
-    expect(set(blocks) <= set("-oKMpkm"), f"unexpected block chars: {blocks}")
+    # The complete map is block_map's; blocks shows the same or, when it
+    # cannot hold every block, refuses (EFBIG) rather than cutting it.
+    # Read again once when the map changed between the reads (torn, or the
+    # two files read at different moments).
+    if "torn" in a["block_map"] or (
+            a["blocks_file"] not in ("<EFBIG>", a["block_map"])):
+        a = dev.attrs()
+    expect(not a["block_map"].startswith("<"), f"block_map: {a['block_map']}")
+    blocks = a["block_map"]
+    if size // bs > BLOCKS_MAX:
+        expect(a["blocks_file"] == "<EFBIG>",
+               f"blocks of {size // bs} blocks should fail with EFBIG, gave "
+               f"{len(a['blocks_file'])} chars")
+    else:
+        expect(a["blocks_file"] == blocks,
+               f"blocks {a['blocks_file']} != block_map {block_runs(blocks)}")
+    expect(len(blocks) == size // bs, f"block_map has {len(blocks)} blocks, want {size // bs}: "
+           f"{block_runs(blocks)}")
+    expect(set(blocks) <= set("-oKMpkm"), f"unexpected block chars: {block_runs(blocks)}")
     dbs = int(a.get("device_block_size") or bs)
     expect(dbs > 0 and bs % dbs == 0, f"device_block_size {dbs} does not divide block_size {bs}")
     # Whole blocks count fully; a partly plugged one (p, k, m) with at
@@ -1537,7 +1633,7 @@ def check_device(vm, dev, base, block_size=128 * MiB):
         lo = full[fc] + part[pc] * dbs
         hi = full[fc] + part[pc] * (bs - dbs)
         expect(val % dbs == 0 and lo <= val <= hi,
-               f"{name} {val} disagrees with blocks {blocks} (want {lo}..{hi})")
+               f"{name} {val} disagrees with blocks {block_runs(blocks)} (want {lo}..{hi})")
     expect(plugged == kern + mov + off,
            f"plugged_size {plugged} != kernel {kern} + movable {mov} + offline {off}")
     # Linux memory blocks of the region.
@@ -1545,12 +1641,14 @@ def check_device(vm, dev, base, block_size=128 * MiB):
     zones = {}
     idx0 = start // bs
     used_idx = [idx0 + i for i, c in enumerate(blocks) if c in "KMkm"]
-    if used_idx:
-        txt = vm.sh("for i in %s; do echo $i $(cat %s/memory$i/valid_zones 2>/dev/null); done"
-                    % (" ".join(map(str, used_idx)), MEMORY))
+    for k in range(0, len(used_idx), 256):
+        chunk = used_idx[k:k + 256]
+        rc, txt = vm.run("cd %s && grep -H . %s" % (
+            MEMORY, " ".join(f"memory{i}/valid_zones" for i in chunk)))
         for line in txt.splitlines():
-            p = line.split()
-            zones[int(p[0])] = p[1] if len(p) > 1 else "?"
+            m = re.fullmatch(r"memory(\d+)/valid_zones:(\S+).*", line.strip())
+            if m:
+                zones[int(m.group(1))] = m.group(2)
     for i, c in enumerate(blocks):
         idx = idx0 + i
         st = mb.get(idx)

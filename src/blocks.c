@@ -21,6 +21,7 @@ void hotdimm_blocks_init(struct hotdimm_blocks *bk, struct hotdimm_block *arr,
 	bk->nr = nr;
 	bk->b = arr;
 	bk->next_seq = 1;
+	bk->gen = 0;
 	bk->sb_per_block = sb_per_block < 1 ? 1 :
 			   sb_per_block > 64 ? 64 : sb_per_block;
 	for (i = 0; i < HOTDIMM_BLOCK_NR_STATES; i++) {
@@ -67,6 +68,8 @@ void hotdimm_block_set_holes(struct hotdimm_blocks *bk, u64 idx, u64 holes)
 	holes &= hotdimm_sb_mask(bk);
 	bk->holes[b->state] -= hotdimm_popcount(b->holes);
 	bk->holes[b->state] += hotdimm_popcount(holes);
+	if (!b->holes != !holes)
+		bk->gen++;
 	b->holes = holes;
 	b->fresh &= holes;
 }
@@ -193,6 +196,7 @@ void hotdimm_block_set(struct hotdimm_blocks *bk, u64 idx,
 	bk->count[b->state]--;
 	bk->count[state]++;
 	b->state = state;
+	bk->gen++;
 }
 
 u64 hotdimm_blocks_plugged(const struct hotdimm_blocks *bk)
@@ -228,6 +232,131 @@ size_t hotdimm_blocks_map(const struct hotdimm_blocks *bk, char *buf,
 		buf[i] = hotdimm_block_char(bk->b[i].state, bk->b[i].holes);
 	buf[i] = '\0';
 	return i;
+}
+
+/*
+ * Copies the part of a piece of text that falls into the window
+ * [pos, pos + len) of the whole text; @off is where the piece starts.
+ */
+struct map_window {
+	char *buf;
+	u64 pos;
+	size_t len;
+	u64 off;	/* bytes of the whole text produced so far */
+	size_t done;	/* bytes copied into buf */
+};
+
+static void win_put(struct map_window *w, const char *s, size_t n)
+{
+	u64 end = w->pos + w->len;
+	size_t i;
+
+	/* Entirely before or after the window: only count it. */
+	if (w->off + n <= w->pos || w->off >= end) {
+		w->off += n;
+		return;
+	}
+	for (i = 0; i < n; i++, w->off++) {
+		if (w->off >= w->pos && w->off < end)
+			w->buf[w->done++] = s[i];
+	}
+}
+
+/* Decimal digits of @v into @out (at least 21 bytes); returns the count. */
+static size_t fmt_u64(char *out, u64 v)
+{
+	char tmp[20];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = '0' + (char)(v % 10);
+		v /= 10;
+	} while (v);
+	for (i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+static void win_u64(struct map_window *w, u64 v)
+{
+	char d[21];
+
+	win_put(w, d, fmt_u64(d, v));
+}
+
+static void win_str(struct map_window *w, const char *s)
+{
+	size_t n = 0;
+
+	while (s[n])
+		n++;
+	win_put(w, s, n);
+}
+
+/* One run "FIRST[-LAST]:C", preceded by a space unless it is the first. */
+static void win_run(struct map_window *w, u64 first, u64 last, char c)
+{
+	char t[2 * 21 + 4];
+	size_t n = 0;
+
+	if (first)
+		t[n++] = ' ';
+	n += fmt_u64(t + n, first);
+	if (last != first) {
+		t[n++] = '-';
+		n += fmt_u64(t + n, last);
+	}
+	t[n++] = ':';
+	t[n++] = c;
+	win_put(w, t, n);
+}
+
+static void map_runs(const struct hotdimm_blocks *bk, struct map_window *w)
+{
+	u64 i, first = 0;
+	char c = 0;
+
+	win_str(w, "blocks ");
+	win_u64(w, bk->nr);
+	win_str(w, " generation ");
+	win_u64(w, bk->gen);
+	win_str(w, "\n");
+	for (i = 0; i < bk->nr; i++) {
+		char ci = hotdimm_block_char(bk->b[i].state, bk->b[i].holes);
+
+		if (i && ci != c) {
+			win_run(w, first, i - 1, c);
+			/* Nothing more to copy: the rest only counts bytes. */
+			if (w->len && w->done == w->len)
+				return;
+			first = i;
+		}
+		c = ci;
+	}
+	if (bk->nr)
+		win_run(w, first, bk->nr - 1, c);
+	win_str(w, "\ngeneration ");
+	win_u64(w, bk->gen);
+	win_str(w, "\n");
+}
+
+size_t hotdimm_blocks_map_runs(const struct hotdimm_blocks *bk, u64 pos,
+			       char *buf, size_t len)
+{
+	struct map_window w = { .buf = buf, .pos = pos, .len = len };
+
+	if (!len)
+		return 0;
+	map_runs(bk, &w);
+	return w.done;
+}
+
+u64 hotdimm_blocks_map_runs_len(const struct hotdimm_blocks *bk)
+{
+	struct map_window w = { .buf = NULL, .pos = U64_MAX, .len = 0 };
+
+	map_runs(bk, &w);
+	return w.off;
 }
 
 long long hotdimm_blocks_pick_add(const struct hotdimm_blocks *bk, u64 now,

@@ -77,6 +77,17 @@ static inline unsigned long hotdimm_zone_cma_pages(const struct zone *zone)
 #endif
 
 /*
+ * 6.13 added const bin_attribute callbacks (read_new, bin_attrs_new); 6.16
+ * made .read and .bin_attrs themselves const (probed by Kbuild). Declare
+ * binary attributes, their read() and their group list with this.
+ */
+#ifdef HOTDIMM_HAVE_CONST_BIN_ATTR
+#define HOTDIMM_BIN_CONST	const
+#else
+#define HOTDIMM_BIN_CONST
+#endif
+
+/*
  * 6.11 initialises hotplugged memmaps as PageOffline (not PageReserved) and
  * makes offline_pages() leave PageOffline pages out of the managed count.
  * Before, pages kept from the buddy at onlining must be marked PageOffline

@@ -9,6 +9,7 @@
 #include <linux/slab.h>
 #include <linux/sysfs.h>
 
+#include "compat.h"
 #include "hotdimm.h"
 #include "hotdimm_parse.h"
 
@@ -203,13 +204,20 @@ static ssize_t movable_ratio_store(struct device *dev,
 }
 static DEVICE_ATTR_RW(movable_ratio);
 
+/*
+ * One character per block and a newline. sysfs takes less than a page from
+ * a show() (it cuts PAGE_SIZE to PAGE_SIZE - 1), enough for 4094 blocks
+ * (almost 512 GiB); a larger device's map does not fit and the read fails
+ * with EFBIG rather than showing part of it: block_map has it.
+ */
 static ssize_t blocks_show(struct device *dev, struct device_attribute *attr,
 			   char *buf)
 {
 	struct hotdimm_dev *hd = hd_of(dev);
 	size_t n;
 
-	/* sysfs gives one page: enough for 4095 blocks (512 GiB). */
+	if (hd->bk.nr + 1 >= PAGE_SIZE)
+		return -EFBIG;
 	spin_lock(&hd->lock);
 	n = hotdimm_blocks_map(&hd->bk, buf, PAGE_SIZE - 1);
 	spin_unlock(&hd->lock);
@@ -217,6 +225,38 @@ static ssize_t blocks_show(struct device *dev, struct device_attribute *attr,
 	return n;
 }
 static DEVICE_ATTR_RO(blocks);
+
+/*
+ * block_map: the complete map in runs at any size (hotdimm_blocks_map_runs()
+ * describes the text). A binary attribute, so that it is not limited to a
+ * page: sysfs reads it in pieces of at most a page, each made from the
+ * current state under hd->lock; the generation on its first and last line
+ * tells a reader whether all pieces saw the same map.
+ */
+static ssize_t block_map_read(struct file *file, struct kobject *kobj,
+			      HOTDIMM_BIN_CONST struct bin_attribute *attr,
+			      char *buf, loff_t pos, size_t count)
+{
+	struct hotdimm_dev *hd = hd_of(kobj_to_dev(kobj));
+	size_t n;
+
+	if (pos < 0)
+		return -EINVAL;
+	spin_lock(&hd->lock);
+	n = hotdimm_blocks_map_runs(&hd->bk, pos, buf, count);
+	spin_unlock(&hd->lock);
+	return n;
+}
+
+static HOTDIMM_BIN_CONST struct bin_attribute bin_attr_block_map = {
+	.attr = { .name = "block_map", .mode = 0444 },
+	.read = block_map_read,
+};
+
+static HOTDIMM_BIN_CONST struct bin_attribute *HOTDIMM_BIN_CONST hotdimm_dev_bin_attrs[] = {
+	&bin_attr_block_map,
+	NULL,
+};
 
 static ssize_t status_show(struct device *dev, struct device_attribute *attr,
 			   char *buf)
@@ -260,6 +300,7 @@ static umode_t hotdimm_attr_visible(struct kobject *kobj, struct attribute *a,
 
 static const struct attribute_group hotdimm_dev_group = {
 	.attrs = hotdimm_dev_attrs,
+	.bin_attrs = hotdimm_dev_bin_attrs,
 	.is_visible = hotdimm_attr_visible,
 };
 

@@ -162,6 +162,42 @@ static void print_partial(const struct hdctl_dev *d, bool bytes)
 	}
 }
 
+/* Up to this many blocks the map is drawn, one character per block. */
+#define BAR_MAX_BLOCKS	512
+
+/* Large devices: one line per run, "FIRST-LAST  C  ADDRESS  SIZE". */
+static void print_block_runs(const struct hdctl_dev *d, bool bytes)
+{
+	size_t n = strlen(d->blocks), i = 0, j, runs = 0;
+	char sz[32];
+
+	for (i = 0; i < n; i = j + 1, runs++)
+		for (j = i; j + 1 < n && d->blocks[j + 1] == d->blocks[i]; j++)
+			;
+	printf("  %zu runs (block_map: %s)\n", runs, d->runs ? d->runs : "?");
+	for (i = 0; i < n; i = j + 1) {
+		char span[48];
+
+		for (j = i; j + 1 < n && d->blocks[j + 1] == d->blocks[i]; j++)
+			;
+
+		if (i == j)
+			snprintf(span, sizeof(span), "%zu", i);
+		else
+			snprintf(span, sizeof(span), "%zu-%zu", i, j);
+		printf("  %13s  %c", span, d->blocks[i]);
+		if ((d->valid & (HDF_REGION_START | HDF_BLOCK_SIZE)) ==
+		    (HDF_REGION_START | HDF_BLOCK_SIZE)) {
+			hdctl_fmt_size((u64)(j - i + 1) * d->block_size, bytes,
+				       sz, sizeof(sz));
+			printf("  0x%012llx  %s",
+			       (unsigned long long)(d->region_start +
+						    (u64)i * d->block_size), sz);
+		}
+		printf("\n");
+	}
+}
+
 static void print_block_map(const struct hdctl_dev *d, bool bytes)
 {
 	size_t n = d->blocks ? strlen(d->blocks) : 0, i;
@@ -175,6 +211,11 @@ static void print_block_map(const struct hdctl_dev *d, bool bytes)
 	       n, cell_size(d, HDF_BLOCK_SIZE, d->block_size, bytes, bs,
 			    sizeof(bs)));
 	printf("        (k, m, p: partly plugged kernel, movable, offline)\n");
+	if (n > BAR_MAX_BLOCKS) {
+		print_block_runs(d, bytes);
+		print_partial(d, bytes);
+		return;
+	}
 	for (i = 0; i < n; i += BAR_CELLS) {
 		size_t len = n - i < BAR_CELLS ? n - i : BAR_CELLS;
 
@@ -275,6 +316,10 @@ static void json_device(struct hdctl_json *j, const struct hdctl_dev *d)
 		hdctl_json_str(j, "blocks", d->blocks);
 	else
 		hdctl_json_null(j, "blocks");
+	if (d->runs)
+		hdctl_json_str(j, "block_map", d->runs);
+	else
+		hdctl_json_null(j, "block_map");
 	if (d->status[0])
 		hdctl_json_str(j, "status", d->status);
 	else
@@ -501,7 +546,7 @@ int hdctl_cmd_resize(const struct hdctl_args *a)
 				  hdctl_fmt_size(d.plugged, a->bytes, sz[0], 32),
 				  hdctl_fmt_size(d.requested, a->bytes, sz[1], 32),
 				  hdctl_fmt_size(d.offline, a->bytes, sz[2], 32),
-				  d.status, d.blocks ? d.blocks : "?");
+				  d.status, hdctl_dev_map_text(&d));
 			goto fail;
 		}
 		if (tty)

@@ -192,7 +192,8 @@ struct hdctl_dev {
 	u64 requested, plugged, kernel, movable, offline;
 	long long node;
 	u32 ratio;
-	char *blocks;			/* malloc'ed, or NULL */
+	char *blocks;			/* one char per block, malloc'ed, or NULL */
+	char *runs;			/* the same as "0-23:M 24:K ...", or NULL */
 	char *partial;			/* partial_blocks, malloc'ed, or NULL */
 	u64 device_block_size;		/* 0 if unreadable */
 	char status[256];		/* "" if unreadable */
@@ -205,6 +206,21 @@ long hdctl_dev_id(const char *name);
  * Returns 0 or -EINVAL.
  */
 int hdctl_dev_normalize(const char *in, char *out, size_t len);
+/*
+ * Parse the block_map text ("blocks NR generation G\n" runs "\ngeneration
+ * G\n") into one character per block (@map, malloc'ed, NUL-terminated) and
+ * the runs line (@runs, malloc'ed). Returns 0, -EAGAIN when the two
+ * generations differ (read while the map changed: read it again), -EINVAL
+ * when malformed or not covering every block, -ENOMEM.
+ */
+int hdctl_block_map_parse(const char *text, char **map, char **runs);
+/*
+ * The runs of a one-character-per-block @map ("0-23:M 24:K 25-63:-") into
+ * @buf; when they do not fit, as many whole runs as fit and "...".
+ */
+void hdctl_block_runs(const char *map, char *buf, size_t len);
+/* For messages: the map as characters up to 128 blocks, else its runs. */
+const char *hdctl_dev_map_text(const struct hdctl_dev *d);
 /* Read all attributes of device @name. Returns 0, or -ENOENT. */
 int hdctl_dev_read(const char *name, struct hdctl_dev *d);
 void hdctl_dev_release(struct hdctl_dev *d);

@@ -586,7 +586,7 @@ int hdctl_cmd_unload(const struct hdctl_args *a)
 				hdctl_fmt_size(d->plugged, false, sz[0], 32),
 				hdctl_fmt_size(d->kernel, false, sz[1], 32),
 				hdctl_fmt_size(d->movable, false, sz[2], 32),
-				d->status, d->blocks ? d->blocks : "?");
+				d->status, hdctl_dev_map_text(d));
 		else
 			fprintf(stderr,
 				"%s: %s: %s plugged by the host (%s); resize it to 0 from the host first\n",

@@ -224,6 +224,140 @@ static void read_u64(struct hdctl_dev *d, const char *attr, u64 *out,
 		d->valid |= bit;
 }
 
+int hdctl_block_map_parse(const char *text, char **map, char **runs)
+{
+	unsigned long long nr, gen, gen2, first, last, next = 0;
+	const char *p, *line, *eol;
+	char *m = NULL, *r = NULL, c, *end;
+	int used = 0;
+
+	*map = NULL;
+	*runs = NULL;
+	if (sscanf(text, "blocks %llu generation %llu%n", &nr, &gen, &used) != 2 ||
+	    text[used] != '\n' || nr > (1ULL << 32))
+		return -EINVAL;
+	line = text + used + 1;
+	eol = strchr(line, '\n');
+	if (!eol)
+		return -EINVAL;
+	if (sscanf(eol, "\ngeneration %llu%n", &gen2, &used) != 1 ||
+	    strcmp(eol + used, "\n"))
+		return -EINVAL;
+	if (gen2 != gen)
+		return -EAGAIN;
+	m = malloc(nr + 1);
+	r = strndup(line, eol - line);
+	if (!m || !r)
+		goto nomem;
+	for (p = line; p < eol; ) {
+		first = strtoull(p, &end, 10);
+		if (end == p)
+			goto bad;
+		last = first;
+		if (*end == '-') {
+			p = end + 1;
+			last = strtoull(p, &end, 10);
+			if (end == p)
+				goto bad;
+		}
+		if (end[0] != ':' || !end[1] || !strchr("-oKMpkm", end[1]))
+			goto bad;
+		c = end[1];
+		if (first != next || last < first || last >= nr)
+			goto bad;
+		memset(m + first, c, last - first + 1);
+		next = last + 1;
+		p = end + 2;
+		if (p < eol && *p++ != ' ')
+			goto bad;
+	}
+	if (next != nr)
+		goto bad;
+	m[nr] = '\0';
+	*map = m;
+	*runs = r;
+	return 0;
+bad:
+	free(m);
+	free(r);
+	return -EINVAL;
+nomem:
+	free(m);
+	free(r);
+	return -ENOMEM;
+}
+
+void hdctl_block_runs(const char *map, char *buf, size_t len)
+{
+	size_t i = 0, j, n = strlen(map), at = 0;
+	char run[64];
+	int k;
+
+	if (!len)
+		return;
+	buf[0] = '\0';
+	while (i < n) {
+		for (j = i; j + 1 < n && map[j + 1] == map[i]; j++)
+			;
+		if (i == j)
+			k = snprintf(run, sizeof(run), "%s%zu:%c", i ? " " : "", i, map[i]);
+		else
+			k = snprintf(run, sizeof(run), "%s%zu-%zu:%c", i ? " " : "", i, j,
+				     map[i]);
+		/* Room for this run and, unless it is the last, " ...". */
+		if (at + k + (j + 1 < n ? 4 : 0) >= len) {
+			if (at + 4 < len)
+				snprintf(buf + at, len - at, " ...");
+			return;
+		}
+		memcpy(buf + at, run, k + 1);
+		at += k;
+		i = j + 1;
+	}
+}
+
+const char *hdctl_dev_map_text(const struct hdctl_dev *d)
+{
+	if (!d->blocks)
+		return "?";
+	if (strlen(d->blocks) <= 128 || !d->runs)
+		return d->blocks;
+	return d->runs;
+}
+
+/*
+ * The complete map: block_map (any size; read again while it changes),
+ * or on modules without it the blocks file.
+ */
+static void read_block_map(const char *name, struct hdctl_dev *d)
+{
+	char path[PATH_MAX], *text;
+	int tries, err = -ENOENT;
+
+	if (!hdctl_dev_attr_path(path, sizeof(path), name, "block_map")) {
+		for (tries = 0; tries < 5; tries++) {
+			if (hdctl_read_file_alloc(path, &text))
+				break;
+			err = hdctl_block_map_parse(text, &d->blocks, &d->runs);
+			free(text);
+			if (err != -EAGAIN)
+				break;
+		}
+		if (!err)
+			return;
+	}
+	if (!hdctl_dev_attr_path(path, sizeof(path), name, "blocks") &&
+	    !hdctl_read_file_alloc(path, &d->blocks)) {
+		size_t l = strlen(d->blocks);
+
+		chomp(d->blocks, &l);
+		/* A run takes at most two indices, '-', ':', a letter, ' '. */
+		d->runs = malloc(l * 24 + 16);
+		if (d->runs)
+			hdctl_block_runs(d->blocks, d->runs, l * 24 + 16);
+	}
+}
+
 int hdctl_dev_read(const char *name, struct hdctl_dev *d)
 {
 	char path[4096], buf[64];
@@ -265,12 +399,7 @@ int hdctl_dev_read(const char *name, struct hdctl_dev *d)
 
 	if (read_attr(name, "status", d->status, sizeof(d->status)) < 0)
 		d->status[0] = '\0';
-	if (!hdctl_dev_attr_path(path, sizeof(path), name, "blocks") &&
-	    !hdctl_read_file_alloc(path, &d->blocks)) {
-		size_t l = strlen(d->blocks);
-
-		chomp(d->blocks, &l);
-	}
+	read_block_map(name, d);
 	/* Newer modules: the unit of plugging and the partly plugged blocks. */
 	n = read_attr(name, "device_block_size", buf, sizeof(buf));
 	if (n <= 0 || hotdimm_parse_size(buf, (size_t)n, &d->device_block_size))
@@ -285,6 +414,8 @@ void hdctl_dev_release(struct hdctl_dev *d)
 {
 	free(d->blocks);
 	d->blocks = NULL;
+	free(d->runs);
+	d->runs = NULL;
 	free(d->partial);
 	d->partial = NULL;
 }

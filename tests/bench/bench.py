@@ -33,6 +33,18 @@ so `make bench` stays under 30 minutes on a busy machine too (the table says
 how many boots ran). Plus two boots with memory_hotplug.memmap_on_memory=1
 for hotdimm with and without its memmap_on_memory parameter.
 
+--scale runs only the terabyte rows instead (issue 14): a 2 GiB guest
+booted with memory_hotplug.memmap_on_memory=1 and one 1 TiB virtio-mem
+device (memory-backend-ram,size=1T,reserve=off; -cpu max,phys-bits=46), one
+boot per driver: (a) hotdimm with memmap_on_memory=1 and (c) the in-tree
+virtio_mem with auto-onlining and auto-movable. In each: plug 0 -> S and
+unplug S -> 0 for S = 16, 64, 128 GiB (--scale-sizes), timed inside the guest
+from the device's interrupt to the last MemTotal change (MemTotal does not
+grow by all of S when the memmap sits on the new memory), and a linear fit
+t = a + b*S per driver and direction with its worst residual (linear or
+not). Outputs scale.md (also printed), scale.json; --update-readme replaces
+the README's scale section.
+
 Outputs (--out, default build/bench/): results.md (also printed), plug.png
 and plug.dat/plug.gp (gnuplot), raw.json (everything measured; --from-json
 renders it again), logs/ (every guest's console, commands and dmesg).
@@ -149,6 +161,7 @@ class Guest:
         self.module_args = module_args
         append = " ".join(x for x in (self.cfg["append"], append_extra) if x)
         self._vm_args = dict(mem=self.cfg["mem"], maxmem=self.cfg["maxmem"],
+                             cpu=self.cfg.get("cpu", "max"),
                              append=append, qemu_args=self.cfg["qemu"],
                              extra_files=([ko] if ko else []) + [f"{hdbench}:/bin/hdbench"],
                              name=name, logdir=(logroot / name) if logroot else None,
@@ -515,6 +528,192 @@ def run_memmap(kver, ko, hdbench, args, logroot, key):
             res[mm] = {"error": str(e)}
             log(f"  memmap_on_memory={mm}: FAILED: {e}")
     return res
+
+
+# ---------------------------------------------------------------------------
+# Terabyte rows (--scale)
+# ---------------------------------------------------------------------------
+
+SCALE_REGION = 1024 * GiB
+SCALE_VMEM = ["-object", "memory-backend-ram,id=vmem0,size=1T,reserve=off",
+              "-device", "virtio-mem-pci,id=vm0,memdev=vmem0,requested-size=0"]
+SCALE_CONFIGS = {
+    "a": dict(CONFIGS["a"], mem="2G", maxmem="1100G", qemu=SCALE_VMEM, cpu="max,phys-bits=46"),
+    "c": dict(CONFIGS["c"], mem="2G", maxmem="1100G", qemu=SCALE_VMEM, cpu="max,phys-bits=46"),
+}
+SCALE_README_BEGIN = "<!-- section: bench-scale (owner: bench --scale) -->"
+SCALE_README_END = "<!-- end section: bench-scale -->"
+
+
+def linear_fit(points):
+    """Least squares t = a + b*S over [(S, t)]: (a, b, worst |residual| / t)."""
+    n = len(points)
+    if n < 2:
+        return None
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    if not sxx:
+        return None
+    b = sum((x - mx) * (y - my) for x, y in points) / sxx
+    a = my - b * mx
+    worst = max(abs(y - (a + b * x)) / y for x, y in points if y > 0)
+    return a, b, worst
+
+
+def scale_request(g, size, timeout, stall):
+    """Request `size` and time it in the guest until MemTotal stops changing:
+    the target is unreachable on purpose (plug: base + size, never reached
+    with the memmap on the new memory; unplug: base), so the helper ends on
+    `stall` seconds without a change, or at the target. The time is the last
+    MemTotal change after the interrupt."""
+    target = g.base_kb + (size // KiB if size else 0)
+    r = g.request(size, target, timeout=timeout, stall=stall)
+    t = r.get("elapsed") if r.get("done") else r.get("last")
+    r["t"] = t if isinstance(t, float) and t > 0 else None
+    r["left"] = r["dev_size"] if not size else max(0, size - r["dev_size"])
+    return r
+
+
+def run_scale(kver, ko, hdbench, args, logroot):
+    sizes = [int(x) for x in args.scale_sizes.split(",")]
+    res = {"sizes": sizes, "drivers": {}, "load_start": host_load()}
+    saved = dict(CONFIGS)
+    CONFIGS.update({f"scale-{k}": v for k, v in SCALE_CONFIGS.items()})
+    try:
+        for key in args.configs:
+            if key not in SCALE_CONFIGS:
+                continue
+            d = res["drivers"][key] = {"label": SCALE_CONFIGS[key]["label"], "rows": {}}
+            name = f"bench-scale-{key}"
+            log(f"scale boot: ({key}) {d['label']}, 1 TiB region, 2 GiB guest")
+            try:
+                with Guest(f"scale-{key}", kver, ko, hdbench, name,
+                           append_extra="memory_hotplug.memmap_on_memory=1",
+                           module_args="memmap_on_memory=1" if key == "a" else "",
+                           logroot=logroot) as g:
+                    d["boot_s"] = g.vm.boot_time
+                    d["base_kb"] = g.base_kb
+                    for s in sizes:
+                        p = scale_request(g, s * GiB, args.plug_timeout * 3, args.scale_stall)
+                        mt = g.meminfo()["MemTotal"]
+                        u = scale_request(g, 0, args.scale_unplug_timeout, args.scale_stall * 2)
+                        d["rows"][s] = {"plug": p, "unplug": u, "memtotal_kb": mt}
+                        log(f"  ({key}) {s} GiB: plug {p['t'] or float('nan'):.2f} s "
+                            f"(device {p['dev_size'] // GiB} GiB, MemTotal +{(mt - g.base_kb) // 1024} MiB); "
+                            f"unplug {u['t'] or float('nan'):.2f} s, {u['left'] // MiB} MiB left")
+                        if u["left"]:
+                            # Later sizes would start from a different state.
+                            d["note"] = f"{u['left'] // MiB} MiB still plugged when the {s} GiB unplug ended"
+                            g.request(0, g.base_kb, timeout=30, stall=10)
+                    d["bad_log"] = g.vm.check_log()
+            except (VMError, Unavailable) as e:
+                d["error"] = str(e)
+                log(f"  ({key}) failed: {e}")
+    finally:
+        CONFIGS.clear()
+        CONFIGS.update(saved)
+    res["load_end"] = host_load()
+    return res
+
+
+def render_scale(res, data):
+    m = data["machine"]
+    sizes = res["sizes"]
+    keys = list(res["drivers"])
+    lab = {k: res["drivers"][k]["label"] for k in keys}
+    md = [f"Measured {data['date']} on {m['cpu']}, {m['cores']} cores, {m['mem_gib']} GiB, "
+          f"{m['qemu']} ({m['accel']}), guest kernel {data['kernel']}, 2 vCPUs, 2 GiB boot "
+          "memory with `memory_hotplug.memmap_on_memory=1`, one 1 TiB virtio-mem device "
+          "(`-cpu max,phys-bits=46 -m 2G,maxmem=1100G`, `memory-backend-ram,size=1T,reserve=off`); "
+          "hotdimm loaded with `memmap_on_memory=1`. One boot per driver; each size is plugged "
+          "from 0 and unplugged back to 0.",
+          f"Host load during the run: 1-min load average {res['load_start']['loadavg1']:.1f} at "
+          f"the start, {res['load_end']['loadavg1']:.1f} at the end, "
+          f"{max(res['load_start']['other_qemus'], res['load_end']['other_qemus'])} other QEMU "
+          "guest(s) running (a shared, busy machine: absolute times are slow and noisy).", ""]
+    head = "| size |" + "".join(f" plug, {lab[k]} (s; GiB/s) |" for k in keys) +         "".join(f" unplug, {lab[k]} (s; GiB/s; left) |" for k in keys)
+    md += [head, "|---|" + "---|" * (2 * len(keys))]
+
+    def cell(r, s, unplug):
+        if not r:
+            return " — |"
+        t = r["t"]
+        # What moved: from the size before to the size after the request.
+        moved = abs(r["dev_before"] - r["dev_size"]) / GiB
+        txt = "—" if t is None else f"{t:.2f} s; {moved / t:.2f} GiB/s"
+        if unplug:
+            if not r["left"]:
+                txt += "; 0 left"
+            elif r.get("stalled"):
+                txt += f"; {r['left'] // MiB} MiB left (stuck: no change for {stall_u:.0f} s)"
+            else:
+                txt += f"; {r['left'] // MiB} MiB left at the {args_timeout:.0f} s timeout"
+        else:
+            if r["dev_before"]:
+                txt += f"; started at {r['dev_before'] // MiB} MiB"
+            if r["dev_size"] != s * GiB:
+                txt += f"; only {r['dev_size'] // MiB} MiB plugged"
+        return f" {txt} |"
+
+    args_timeout = data["args"].get("scale_unplug_timeout", 0)
+    stall_u = 2 * data["args"].get("scale_stall", 5)
+
+    for s in sizes:
+        row = f"| {s} GiB |"
+        for k in keys:
+            row += cell(res["drivers"][k]["rows"].get(s, {}).get("plug"), s, False)
+        for k in keys:
+            row += cell(res["drivers"][k]["rows"].get(s, {}).get("unplug"), s, True)
+        md.append(row)
+    md.append("")
+    for k in keys:
+        d = res["drivers"][k]
+        if d.get("error"):
+            md.append(f"- {lab[k]}: did not run: {d['error']}")
+            continue
+        for what in ("plug", "unplug"):
+            # Time against GiB moved, over the requests that completed (a
+            # plug reaching its size, an unplug leaving less than a block):
+            # a size may start where the previous unplug stopped.
+            pts = []
+            for s in sizes:
+                r = d["rows"].get(s, {}).get(what)
+                if not r or not r["t"]:
+                    continue
+                if (r["dev_size"] != s * GiB) if what == "plug" else (r["left"] >= BLOCK):
+                    continue
+                pts.append((abs(r["dev_before"] - r["dev_size"]) / GiB, r["t"]))
+            f = linear_fit(pts)
+            if not f:
+                md.append(f"- {lab[k]}, {what}: no fit (fewer than two requests completed"
+                          f"{' within the timeout' if what == 'unplug' else ''})")
+                continue
+            a, b, worst = f
+            kind = ("two points only: linearity not checked" if len(pts) == 2 else
+                    "linear" if worst <= 0.15 else "not linear")
+            md.append(f"- {lab[k]}, {what}: t ≈ {a:.2f} s + {b * 1000:.0f} ms/GiB × GiB moved "
+                      f"over {', '.join(f'{x:.1f}' for x, _ in pts)} GiB "
+                      f"({kind}; worst residual {worst * 100:.0f}% of the measured time)")
+        if d.get("bad_log"):
+            md.append(f"- {lab[k]}: kernel log: {d['bad_log'][0]}")
+    md.append("")
+    md.append("Times are taken inside the guest from the device's interrupt (after QMP "
+              "`qom-set requested-size`) to the last MemTotal change. Reproduce: "
+              "`scripts/bench.sh --scale` (`--scale-sizes`, `--configs ac`).")
+    return "\n".join(md)
+
+
+def update_readme_scale(md_section):
+    path = ROOT / "README.md"
+    text = path.read_text()
+    if SCALE_README_BEGIN not in text or SCALE_README_END not in text:
+        log("README.md has no bench-scale section marker; not updated")
+        return False
+    pre, rest = text.split(SCALE_README_BEGIN, 1)
+    _, post = rest.split(SCALE_README_END, 1)
+    path.write_text(pre + f"{SCALE_README_BEGIN}\n\n{md_section.strip()}\n\n{SCALE_README_END}" + post)
+    return True
 
 
 def plug_by_device(g, size, timeout):
@@ -1157,6 +1356,14 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "build" / "bench"))
     ap.add_argument("--from-json", metavar="RAW",
                     help="do not run: render the results of an earlier run's raw.json")
+    ap.add_argument("--scale", action="store_true",
+                    help="only the terabyte rows: 1 TiB region, 2 GiB guest, configs a and c")
+    ap.add_argument("--scale-sizes", default=os.environ.get("BENCH_SCALE_SIZES", "16,64,128"),
+                    help="--scale plug sizes in GiB (default 16,64,128)")
+    ap.add_argument("--scale-stall", type=float, default=5,
+                    help="--scale: a request is over after this many seconds without a "
+                         "MemTotal change (default 5; unplug: twice that)")
+    ap.add_argument("--scale-unplug-timeout", type=float, default=150)
     ap.add_argument("--update-readme", action="store_true",
                     help="replace the README's Performance section with this run's results")
     args = ap.parse_args()
@@ -1171,6 +1378,17 @@ def main():
 
     if args.from_json:
         data = json.loads(Path(args.from_json).read_text())
+        if "scale" in data:
+            sc = data["scale"]
+            for d in sc["drivers"].values():
+                d["rows"] = {int(x): v for x, v in d["rows"].items()}
+            md = render_scale(sc, data)
+            md += f"\n\n`scripts/bench.sh --scale` took {data['runtime_s'] / 60:.1f} min."
+            (outdir / "scale.md").write_text(md + "\n")
+            print(md, flush=True)
+            if args.update_readme:
+                update_readme_scale(md)
+            return 0
         for cd in data["configs"].values():
             for r in cd.get("reps", []):
                 for k in ("plug", "unplug"):
@@ -1211,6 +1429,19 @@ def main():
 
     data = {"machine": machine(), "kernel": args.kernel, "args": vars(args),
             "sizes": sizes, "configs": {}, "date": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+    if args.scale:
+        if args.configs == "abcd":
+            args.configs = "ac"
+        data["scale"] = run_scale(args.kernel, ko, hdbench, args, logroot)
+        data["runtime_s"] = time.monotonic() - t_start
+        (outdir / "scale.json").write_text(json.dumps(data, indent=1, default=str))
+        md = render_scale(data["scale"], data)
+        md += f"\n\n`scripts/bench.sh --scale` took {data['runtime_s'] / 60:.1f} min."
+        (outdir / "scale.md").write_text(md + "\n")
+        print(md, flush=True)
+        if args.update_readme:
+            update_readme_scale(md)
+        return 0 if not any(d.get("error") for d in data["scale"]["drivers"].values()) else 1
     bad_logs = []
     for key in args.configs:
         if key not in CONFIGS:

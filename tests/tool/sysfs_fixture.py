@@ -3,6 +3,8 @@
 """Fake hotdimm sysfs tree and the check of `hotdimmctl status --json`.
 
     sysfs_fixture.py make ROOT            create ROOT/sys/... and ROOT/proc/iomem
+    sysfs_fixture.py make-big ROOT        the same with one 1 TiB device (8192
+                                          blocks, only in block_map)
     sysfs_fixture.py check ROOT [DEVICE]  read `status --json` output on stdin,
                                           compare it with the tree under ROOT
 
@@ -24,7 +26,9 @@ DEVICE_ATTRS = ("transport", "region_start", "region_size", "block_size",
 SIZE_ATTRS = ("region_start", "region_size", "block_size", "device_block_size",
               "requested_size", "plugged_size", "kernel_size", "movable_size",
               "offline_size")
-DEVICE_KEYS = ("name",) + DEVICE_ATTRS
+# block_map (the complete map in runs) is read and shown as "blocks" (every
+# block) and "block_map" (its runs line).
+DEVICE_KEYS = ("name",) + DEVICE_ATTRS + ("block_map",)
 TOP_KEYS = ("version", "module_loaded", "parameters", "devices")
 BOOL_PARAMS = ("numa_aware", "memmap_on_memory")
 INT_PARAMS = ("movable_ratio",)
@@ -47,6 +51,7 @@ FIXTURE = {
         "kernel_size": 128 * M, "movable_size": 266 * M,
         "offline_size": 128 * M, "movable_ratio": 0,
         "blocks": "KMMmo" + "-" * 59, "partial_blocks": "3 10485760\n",
+        "block_map": "blocks 64 generation 7\n0:K 1-2:M 3:m 4:o 5-63:-\ngeneration 7",
         "status": 'retrying: busy "block 4"\tx\\y',
     },
     "hotdimm.10": {
@@ -56,6 +61,20 @@ FIXTURE = {
         "requested_size": 0, "plugged_size": 0, "kernel_size": 0,
         "movable_size": 0, "offline_size": 0, "movable_ratio": 301,
         "blocks": "--", "status": "ok",
+    },
+}
+# A terabyte device: sysfs refuses its blocks file (EFBIG), so there is
+# none here; block_map has the map.
+BIG = {
+    "hotdimm.0": {
+        "transport": "virtio-mem", "region_start": "0x100000000",
+        "region_size": 1024 * G, "block_size": 128 * M, "device_block_size": 2 * M,
+        "node": 0, "requested_size": 4 * G + 10 * M, "plugged_size": 4 * G + 10 * M,
+        "kernel_size": 128 * M, "movable_size": 3968 * M + 10 * M, "offline_size": 0,
+        "movable_ratio": 301, "partial_blocks": "32 10485760\n",
+        "block_map": "blocks 8192 generation 99\n0-23:M 24:K 25-31:M 32:m 33-8191:-\n"
+                     "generation 99",
+        "status": "ok",
     },
 }
 PARAMS = {"dimms": "1G@0x40000000,256M@0x300000000", "movable_ratio": "301",
@@ -69,8 +88,30 @@ IOMEM = """00000000-00000fff : Reserved
 """
 
 
-def make(root):
-    for name, attrs in FIXTURE.items():
+def runs(blocks):
+    """One character per block -> "FIRST[-LAST]:C ..."."""
+    out, i = [], 0
+    while i < len(blocks):
+        j = i
+        while j + 1 < len(blocks) and blocks[j + 1] == blocks[i]:
+            j += 1
+        out.append("%d:%s" % (i, blocks[i]) if i == j else "%d-%d:%s" % (i, j, blocks[i]))
+        i = j + 1
+    return " ".join(out)
+
+
+def expand(block_map):
+    """block_map text -> one character per block (no checks: the fixture's)."""
+    out = []
+    for run in block_map.split("\n")[1].split():
+        span, _, c = run.partition(":")
+        a, _, b = span.partition("-")
+        out.append(c * (int(b or a) - int(a) + 1))
+    return "".join(out)
+
+
+def make(root, fixture=None):
+    for name, attrs in (fixture or FIXTURE).items():
         d = os.path.join(root, DEVICES_DIR, name)
         os.makedirs(d, exist_ok=True)
         for k, v in attrs.items():
@@ -100,12 +141,15 @@ def read_tree(root, only=None):
         if only and name != only:
             continue
         attrs = {}
-        for a in DEVICE_ATTRS:
+        for a in DEVICE_ATTRS + ("block_map",):
             try:
                 with open(os.path.join(ddir, name, a)) as f:
                     attrs[a] = f.read().rstrip("\n")
             except OSError:
                 attrs[a] = None
+        # The complete map: block_map where there is one.
+        if attrs["block_map"] is not None:
+            attrs["blocks"] = expand(attrs["block_map"])
         devs[name] = attrs
     params = {}
     pdir = os.path.join(root, PARAMS_DIR)
@@ -174,12 +218,18 @@ def check_status_json(doc, devs, params):
                 want = text
             if v != want or type(v) is not type(want):
                 errs.append("%s.%s = %r, sysfs %r" % (name, a, v, text))
+        want = runs(attrs["blocks"]) if attrs["blocks"] is not None else None
+        if d.get("block_map") != want:
+            errs.append("%s.block_map = %r, want %r" % (name, d.get("block_map"), want))
     return errs
 
 
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "make":
         make(sys.argv[2])
+        return 0
+    if len(sys.argv) >= 3 and sys.argv[1] == "make-big":
+        make(sys.argv[2], BIG)
         return 0
     if len(sys.argv) >= 3 and sys.argv[1] == "check":
         only = sys.argv[3] if len(sys.argv) > 3 else None

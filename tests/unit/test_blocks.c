@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Unit tests: block bookkeeping and error classification (src/blocks.c). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -21,6 +22,59 @@ static int counts_ok(const struct hotdimm_blocks *bk)
 	return sum == bk->nr;
 }
 
+/* The whole run-length map, read in pieces of @chunk bytes as sysfs does. */
+static char *runs_read(const struct hotdimm_blocks *bk, size_t chunk,
+		       size_t *total)
+{
+	size_t cap = 1 << 22, n = 0, got;
+	char *out = malloc(cap);
+
+	while ((got = hotdimm_blocks_map_runs(bk, n, out + n, chunk)) > 0) {
+		n += got;
+		if (n + chunk > cap)
+			break;
+	}
+	*total = n;
+	out[n] = '\0';
+	return out;
+}
+
+/*
+ * Expands the runs line of @text back to one character per block; returns
+ * 0 when the text is malformed (gaps, overlaps, bad header, GEN mismatch).
+ */
+static int runs_expand(const char *text, char *map, size_t cap)
+{
+	unsigned long long nr, gen, gen2, first, last, next = 0;
+	const char *p;
+	int used;
+	char c;
+
+	if (sscanf(text, "blocks %llu generation %llu\n%n", &nr, &gen, &used) != 2 ||
+	    nr >= cap)
+		return 0;
+	p = text + used;
+	while (*p != '\n') {
+		if (sscanf(p, "%llu-%llu:%c%n", &first, &last, &c, &used) != 3) {
+			if (sscanf(p, "%llu:%c%n", &first, &c, &used) != 2)
+				return 0;
+			last = first;
+		}
+		if (first != next || last < first || last >= nr)
+			return 0;
+		memset(map + first, c, last - first + 1);
+		next = last + 1;
+		p += used;
+		if (*p == ' ')
+			p++;
+	}
+	map[next] = '\0';
+	if (sscanf(p, "\ngeneration %llu\n%n", &gen2, &used) != 1 ||
+	    p[used] || gen2 != gen)
+		return 0;
+	return next == nr;
+}
+
 int main(void)
 {
 	struct hotdimm_block arr[NR];
@@ -28,6 +82,8 @@ int main(void)
 	char map[NR + 1], small[4];
 	long long idx;
 
+	CHECK("a block entry is 48 bytes (1 TiB: 384 KiB)",
+	      sizeof(struct hotdimm_block) == 48, "%zu", sizeof(struct hotdimm_block));
 	hotdimm_blocks_init(&bk, arr, NR, 64);
 	CHECK("init all unplugged", bk.count[HOTDIMM_BLOCK_UNPLUGGED] == NR &&
 	      hotdimm_blocks_plugged(&bk) == 0, "unplugged %llu",
@@ -143,6 +199,111 @@ int main(void)
 	CHECK("unplug resets seq and want", arr[1].seq == 0 &&
 	      arr[1].want == HOTDIMM_ZONE_NONE, "seq %llu",
 	      (unsigned long long)arr[1].seq);
+
+	/* --- run-length map (block_map) ------------------------------- */
+	{
+		char want[128], got[128], tiny[5];
+		size_t n;
+
+		snprintf(want, sizeof(want),
+			 "blocks 8 generation %llu\n0:K 1-7:-\ngeneration %llu\n",
+			 (unsigned long long)bk.gen, (unsigned long long)bk.gen);
+		n = hotdimm_blocks_map_runs(&bk, 0, got, sizeof(got));
+		got[n] = '\0';
+		CHECK("runs: small map", strcmp(got, want) == 0, "'%s'", got);
+		CHECK("runs: length", hotdimm_blocks_map_runs_len(&bk) == strlen(want),
+		      "len %llu want %zu",
+		      (unsigned long long)hotdimm_blocks_map_runs_len(&bk), strlen(want));
+		n = hotdimm_blocks_map_runs(&bk, 3, tiny, 4);
+		CHECK("runs: window in the middle", n == 4 && !memcmp(tiny, want + 3, 4),
+		      "n %zu '%.4s'", n, tiny);
+		n = hotdimm_blocks_map_runs(&bk, strlen(want) - 2, tiny, 4);
+		CHECK("runs: window at the end", n == 2 && !memcmp(tiny, want + strlen(want) - 2, 2),
+		      "n %zu", n);
+		CHECK("runs: after the end", hotdimm_blocks_map_runs(&bk, strlen(want), tiny, 4) == 0 &&
+		      hotdimm_blocks_map_runs(&bk, 1000, tiny, 4) == 0, "not 0");
+	}
+	{
+		unsigned long long g = bk.gen;
+
+		hotdimm_block_set(&bk, 0, HOTDIMM_BLOCK_KERNEL);
+		CHECK("runs: same state keeps the generation", bk.gen == g, "gen %llu",
+		      (unsigned long long)bk.gen);
+		hotdimm_block_set(&bk, 5, HOTDIMM_BLOCK_PLUGGED);
+		CHECK("runs: a state change bumps the generation", bk.gen > g, "gen %llu",
+		      (unsigned long long)bk.gen);
+		hotdimm_block_set(&bk, 5, HOTDIMM_BLOCK_UNPLUGGED);
+	}
+	/* 1 TiB (8192 blocks of 128 MiB) and 16 TiB, typical and worst case. */
+	{
+		static const size_t chunks[] = { 4096, 4095, 13, 100000 };
+		static const unsigned long long sizes[] = { 8192, 131072 };
+		size_t s, k, total;
+
+		for (s = 0; s < 2; s++) {
+			u64 nr = sizes[s], i;
+			struct hotdimm_block *a = calloc(nr, sizeof(*a));
+			struct hotdimm_blocks big;
+			char *flat = malloc(nr + 1), *exp = malloc(nr + 1), *text;
+			char want[256], name[96];
+			int ok;
+
+			hotdimm_blocks_init(&big, a, nr, 64);
+			for (i = 0; i < 24; i++) {
+				hotdimm_block_set(&big, i, HOTDIMM_BLOCK_OFFLINE);
+				hotdimm_block_set(&big, i, HOTDIMM_BLOCK_MOVABLE);
+			}
+			hotdimm_block_set(&big, 24, HOTDIMM_BLOCK_OFFLINE);
+			hotdimm_block_set(&big, 24, HOTDIMM_BLOCK_KERNEL);
+			snprintf(want, sizeof(want),
+				 "blocks %llu generation 50\n0-23:M 24:K 25-%llu:-\ngeneration 50\n",
+				 (unsigned long long)nr, (unsigned long long)nr - 1);
+			text = runs_read(&big, 4096, &total);
+			snprintf(name, sizeof(name), "runs: %llu blocks, exact text", (unsigned long long)nr);
+			CHECK(name, strcmp(text, want) == 0, "'%s'", text);
+			free(text);
+
+			/* Worst case: every block differs from its neighbour. */
+			for (i = 0; i < nr; i++) {
+				hotdimm_block_set(&big, i, HOTDIMM_BLOCK_OFFLINE);
+				hotdimm_block_set(&big, i, i % 2 ? HOTDIMM_BLOCK_KERNEL :
+						  HOTDIMM_BLOCK_MOVABLE);
+				if (i % 3 == 0)
+					hotdimm_block_set_holes(&big, i, 1);
+			}
+			hotdimm_blocks_map(&big, exp, nr + 1);
+			/* 16 TiB: page-sized pieces only (each costs O(blocks)). */
+			for (k = 0; k < (s ? 1 : ARRAY_SIZE(chunks)); k++) {
+				text = runs_read(&big, chunks[k], &total);
+				ok = runs_expand(text, flat, nr + 1) && strcmp(flat, exp) == 0 &&
+				     total == hotdimm_blocks_map_runs_len(&big);
+				snprintf(name, sizeof(name),
+					 "runs: %llu blocks alternating, read in %zu-byte pieces, complete",
+					 (unsigned long long)nr, chunks[k]);
+				CHECK(name, ok, "total %zu len %llu", total,
+				      (unsigned long long)hotdimm_blocks_map_runs_len(&big));
+				free(text);
+			}
+			/* A map taken while blocks change shows differing GENs. */
+			{
+				size_t n1;
+				char *t = malloc(1 << 22);
+
+				n1 = hotdimm_blocks_map_runs(&big, 0, t, 4096);
+				hotdimm_block_set(&big, nr - 1, HOTDIMM_BLOCK_UNPLUGGED);
+				while ((total = hotdimm_blocks_map_runs(&big, n1, t + n1, 4096)) > 0)
+					n1 += total;
+				t[n1] = '\0';
+				snprintf(name, sizeof(name), "runs: %llu blocks, torn read detected",
+					 (unsigned long long)nr);
+				CHECK(name, !runs_expand(t, flat, nr + 1), "accepted");
+				free(t);
+			}
+			free(a);
+			free(flat);
+			free(exp);
+		}
+	}
 
 	/* --- sub-blocks ------------------------------------------------ */
 	{
