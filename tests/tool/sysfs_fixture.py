@@ -15,6 +15,9 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from hotdimm_vm import block_runs as runs  # noqa: E402  one run formatter for tests and fixture
+
 DEVICES_DIR = "sys/bus/platform/devices"
 PARAMS_DIR = "sys/module/hotdimm/parameters"
 
@@ -88,16 +91,6 @@ IOMEM = """00000000-00000fff : Reserved
 """
 
 
-def runs(blocks):
-    """One character per block -> "FIRST[-LAST]:C ..."."""
-    out, i = [], 0
-    while i < len(blocks):
-        j = i
-        while j + 1 < len(blocks) and blocks[j + 1] == blocks[i]:
-            j += 1
-        out.append("%d:%s" % (i, blocks[i]) if i == j else "%d-%d:%s" % (i, j, blocks[i]))
-        i = j + 1
-    return " ".join(out)
 
 
 def expand(block_map):
