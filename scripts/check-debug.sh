@@ -40,7 +40,9 @@ export HOTDIMM_GUEST_APPEND="panic_on_warn=1${HOTDIMM_GUEST_APPEND:+ $HOTDIMM_GU
 out=build/logs/check-debug.out
 : > "$out"
 rc=0
-tests/guest/run --kernel "$KVER" "$@" 2>&1 | tee -a "$out"
+# Two lanes: the debug kernel is 3-5 times slower than a stock one, and
+# each guest uses one host core under TCG (HOTDIMM_DEBUG_LANES=N to change).
+tests/guest/run --kernel "$KVER" --lanes "${HOTDIMM_DEBUG_LANES:-2}" "$@" 2>&1 | tee -a "$out"
 [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 p=$(grep -c '^PASS ' "$out")
 f=$(grep -c '^FAIL ' "$out")

@@ -408,6 +408,7 @@ class VM:
         self.accel = None
         self.boot_retries = []  # reasons of the boots retried before this one
         self.kmemleak = False   # the runner scans for leaks after each scenario
+        self.kasan_extra = None  # bytes added for KASAN's shadow (start())
 
     # -- paths ----------------------------------------------------------------
     @property
@@ -467,7 +468,50 @@ class VM:
             "-qmp", f"unix:{self.qmp_tool_socket},server=on,wait=off",
         ] + self.qemu_args
 
+    def hotpluggable(self):
+        """Bytes this guest can hot(un)plug: the RAM `mem=` hides and the
+        space between -m and maxmem."""
+        mem = parse_size(self.mem)
+        n = parse_size(self.maxmem) - mem if self.maxmem else 0
+        m = re.search(r"(?:^|\s)mem=(\S+)", self.append)
+        if m:
+            n += max(0, mem - parse_size(m.group(1)))
+        return n
+
+    def add_kasan_headroom(self):
+        """On a KASAN kernel, memory going online gets shadow memory (an
+        eighth of it) vmalloc'ed from the kernel zones the guest booted
+        with; a guest sized for a stock kernel runs out of it (the OOM
+        killer, then a panic). Give the guest that much more boot memory:
+        more -m (and maxmem) and, where mem= hides RAM for emulated DIMMs,
+        the new RAM at the top of the address space as usable RAM with
+        memmap=SIZE@START, so the DIMMs' ranges stay as they were."""
+        if self.kasan_extra is not None:
+            return
+        self.kasan_extra = 0
+        try:
+            if not present_kconfig(self.kver, ["CONFIG_KASAN"]):
+                return
+        except VMError:
+            return  # no config to read: a stock kernel's layout
+        extra = -(-(self.hotpluggable() // 8 + 256 * MiB) // (128 * MiB)) * 128 * MiB
+        mem = parse_size(self.mem)
+        if re.search(r"(?:^|\s)mem=", self.append):
+            # QEMU's pc machine: from 3.5 GiB on, RAM above 3 GiB moves to
+            # 4 GiB. Keep (or put) the layout there so the top is contiguous.
+            low_top = 3 * GiB
+            new = max(mem, low_top + 512 * MiB) + extra
+            end = 4 * GiB + new - low_top
+            self.append += f" memmap={extra // MiB}M@{(end - extra) // MiB}M"
+        else:
+            new = mem + extra
+        self.kasan_extra = new - mem
+        self.mem = f"{new // MiB}M"
+        if self.maxmem:
+            self.maxmem = f"{(parse_size(self.maxmem) + self.kasan_extra) // MiB}M"
+
     def start(self):
+        self.add_kasan_headroom()
         self.kinfo = kernel_info(self.kver)
         if not self.kinfo.get("VMLINUZ") or not os.path.exists(self.kinfo["VMLINUZ"]):
             raise BootError(f"no kernel image for {self.kver} "
@@ -1117,6 +1161,9 @@ class LibvirtVM(VM):
     @property
     def qmp_tool_socket(self):
         raise VMError("a libvirt guest has no spare QMP socket: use hotdimm-qmp --virsh")
+
+    def hotpluggable(self):
+        return sum(parse_size(s) for s in self.virtio_mem.values())
 
     def virsh(self, *args, timeout=60):
         """Run `virsh ARGS` (the domain is not added). Returns CompletedProcess."""

@@ -499,7 +499,10 @@ static int vmem_unplug_all(struct vmem *vm)
 	return 0;
 }
 
-/* Create the hotdimm platform device; the core starts following requests. */
+/*
+ * Create the hotdimm platform device; the core starts following requests.
+ * The caller reports a failure (once).
+ */
 static int vmem_register(struct vmem *vm)
 {
 	struct device *dev = &vm->vdev->dev;
@@ -522,10 +525,8 @@ static int vmem_register(struct vmem *vm)
 		return ret;
 
 	ret = hotdimm_register_device(dev, &pdata, &pdev);
-	if (ret) {
-		dev_err(dev, "cannot create the hotdimm device: %d\n", ret);
+	if (ret)
 		return ret;
-	}
 
 	mutex_lock(&vm->cfg_lock);
 	vm->pdev = pdev;
@@ -707,6 +708,21 @@ static int vmem_check_config(struct vmem *vm, u64 plugged)
 	return 0;
 }
 
+/*
+ * The node of node_id, a proximity domain when VIRTIO_MEM_F_ACPI_PXM was
+ * negotiated. The feature is offered only where ACPI NUMA can map it, and
+ * virtio_has_feature() BUG()s for a feature the driver does not offer, so
+ * it may be asked only there.
+ */
+static int vmem_pxm_node(struct virtio_device *vdev, u16 node_id)
+{
+#if defined(CONFIG_NUMA) && defined(CONFIG_ACPI_NUMA)
+	if (virtio_has_feature(vdev, VIRTIO_MEM_F_ACPI_PXM))
+		return pxm_to_node(node_id);
+#endif
+	return NUMA_NO_NODE;
+}
+
 static int vmem_probe(struct virtio_device *vdev)
 {
 	struct device *dev = &vdev->dev;
@@ -757,14 +773,10 @@ static int vmem_probe(struct virtio_device *vdev)
 			&vm->region_size);
 	virtio_cread_le(vdev, struct virtio_mem_config, plugged_size, &plugged);
 
-	vm->nid = NUMA_NO_NODE;
-	if (virtio_has_feature(vdev, VIRTIO_MEM_F_ACPI_PXM))
-		vm->nid = pxm_to_node(node_id);
+	vm->nid = vmem_pxm_node(vdev, node_id);
 	if (vm->nid == NUMA_NO_NODE)
 		vm->nid = memory_add_physaddr_to_nid(vm->addr);
-	dev_dbg(dev, "node_id %u (ACPI_PXM %s) -> node %d\n", node_id,
-		virtio_has_feature(vdev, VIRTIO_MEM_F_ACPI_PXM) ? "on" : "off",
-		vm->nid);
+	dev_dbg(dev, "node_id %u -> node %d\n", node_id, vm->nid);
 
 	mutex_lock(&vm->cfg_lock);
 	ret = vmem_check_config(vm, plugged);
@@ -796,8 +808,11 @@ static int vmem_probe(struct virtio_device *vdev)
 	}
 
 	ret = vmem_register(vm);
-	if (ret)
+	if (ret) {
+		dev_err(dev, "cannot create the hotdimm device (%d); reload hotdimm to try again\n",
+			ret);
 		goto err_reset;
+	}
 	return 0;
 
 err_reset:

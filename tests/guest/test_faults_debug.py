@@ -12,6 +12,9 @@ offlined. Each scenario checks that hotdimm reports and retries as the
 README says (status `retrying: ...`, plugged size never beyond the request,
 counters consistent while the faults last), converges once the faults
 stop, and that data held in the memory (/bin/memhold) survives.
+One scenario (faults-debug-virtio-adopt) points failslab at the kernel's
+workers (every kworker) instead: the adoption of a virtio-mem device runs
+there.
 
 Only kernels built with CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC and
 CONFIG_FAULT_INJECTION_DEBUG_FS (scripts/debug-kernel.sh) run these; on
@@ -25,10 +28,15 @@ the injected fault, not a bug, and is accepted only right after such a
 failure line; any other bad kernel log line fails the scenario.
 """
 import re
+import sys
 import time
+from pathlib import Path
 
-import hotdimm_vm as hv
-from hotdimm_vm import Dev, GiB, Group, MiB, expect, scenario
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import hotdimm_vm as hv  # noqa: E402
+from hotdimm_vm import Dev, GiB, Group, MiB, expect, scenario  # noqa: E402
+import test_virtio as tv  # noqa: E402
 
 HIDDEN = 0x100000000
 DBG = "/sys/kernel/debug"
@@ -47,7 +55,8 @@ def worker_pid(vm, n=0):
 
 
 def inject(vm, pid, probability=100, interval=1, times=TIMES, which=ATTRS):
-    """Fail the allocations of task pid (both kinds unless `which`)."""
+    """Fail the allocations of task pid (both kinds unless `which`); with
+    pid None, of the tasks the caller marks with make-it-fail itself."""
     cmds = []
     for a in which:
         d = f"{DBG}/{a}"
@@ -58,7 +67,8 @@ def inject(vm, pid, probability=100, interval=1, times=TIMES, which=ATTRS):
                  f"echo {probability} > {d}/probability"]
         if a == "fail_page_alloc":
             cmds += [f"echo N > {d}/ignore-gfp-highmem", f"echo 0 > {d}/min-order"]
-    cmds.append(f"echo 1 > /proc/{pid}/make-it-fail")
+    if pid is not None:
+        cmds.append(f"echo 1 > /proc/{pid}/make-it-fail")
     vm.sh(" && ".join(cmds))
 
 
@@ -315,7 +325,78 @@ def sc_virtio(vm, ctx):
     verify_memhold(vm, ctx)
 
 
+# Every kworker gets make-it-fail while this runs (new ones too: a kworker
+# created later does not inherit it), until /tmp/kw.stop exists.
+KWORKER_FAIL = ("while [ ! -e /tmp/kw.stop ]; do for p in /proc/[0-9]*; do "
+                "case \"$(cat $p/comm 2>/dev/null)\" in kworker/*) "
+                "echo 1 > $p/make-it-fail 2>/dev/null;; esac; done; sleep 0.2; done; "
+                "for p in /proc/[0-9]*; do echo 0 > $p/make-it-fail 2>/dev/null; done; "
+                "echo done > /tmp/kw.stop")
+ADOPT_FAILED = r"adopted device not managed yet: creating its hotdimm device failed"
+
+
+@scenario("faults-debug-virtio-adopt")
+def sc_adopt(vm, ctx):
+    """An adoption whose registration fails (review defect 7): memory left
+    plugged by an earlier load (rmmod while the host is busy), insmod while
+    still busy (UNPLUG_ALL retried in the background); then every slab
+    allocation of the kernel's workers fails (failslab on all kworkers,
+    where the adoption runs) and the host stops being busy: UNPLUG_ALL
+    succeeds, creating the hotdimm device fails. dmesg says so once,
+    although it is retried with backoff for 25 s; no device exists
+    meanwhile. Once the faults stop the next retry creates the device,
+    which plugs the requested size again: QEMU, sysfs and MemTotal agree."""
+    vm.sh("insmod /hotdimm.ko online_policy=movable dyndbg=+p")
+    d = virtio_dev(vm)
+    base = vm.meminfo()["MemTotal"]
+    vm.qmp("qom-set", path="vm0", property="requested-size", value=512 * MiB)
+    expect(d.wait_plugged(512 * MiB, 180), "plug 512 MiB")
+    with tv.HostBusy(vm, ctx) as busy:
+        vm.sh("rmmod hotdimm", timeout=180)
+        left = qom(vm, "size")
+        expect(left > 0, "nothing stayed plugged after rmmod while busy: no adoption to test")
+        ctx.note(f"plugged at the host after rmmod: {left >> 20} MiB")
+        mark = tv.dmesg_len(vm)
+        vm.sh("insmod /hotdimm.ko online_policy=movable dyndbg=+p")
+        expect(vm.wait_until("dmesg | grep -q 'retrying UNPLUG_ALL in the background'", 30),
+               "insmod while busy did not leave UNPLUG_ALL to the background")
+        fmark = begin_faults(vm)
+        vm.sh("rm -f /tmp/kw.stop; (" + KWORKER_FAIL + ") > /dev/null 2>&1 &")
+        inject(vm, None, which=("failslab",))
+        busy.end()
+        failed = vm.wait_until(f"dmesg | grep -q '{ADOPT_FAILED}'", 60)
+        t0 = time.monotonic()
+        if failed:
+            time.sleep(25)
+        log = tv.dmesg_since(vm, mark)
+        devs = hv.devices(vm)
+        vm.sh("touch /tmp/kw.stop")
+        n = stop(vm)
+        vm.wait_until("grep -q done /tmp/kw.stop", 30)
+    ctx.note(f"faults injected: {n}; failing for {time.monotonic() - t0:.0f} s after the "
+             f"first failure")
+    accept_alloc_failures(vm, fmark, ctx)
+    expect(n["failslab"] > 0, "no slab allocation failed: the test proved nothing")
+    expect(tv.grep_log(log, r"UNPLUG_ALL done: adopted the device"),
+           "UNPLUG_ALL did not succeed once the host was no longer busy")
+    said = tv.grep_log(log, ADOPT_FAILED)
+    expect(failed and said, "the failed registration of the adopted device was not reported")
+    expect(len(said) == 1, f"the failure was reported {len(said)} times, not once: {said[-1]}")
+    retries = tv.grep_log(log, r"registration: next try in")
+    ctx.note(f"registration retried {len(retries)} times while failing")
+    expect(len(retries) >= 2, f"registration retried {len(retries)} times in 25 s")
+    expect(not devs, f"a hotdimm device exists although its creation failed: {devs}")
+    expect(vm.wait_until(f"[ -e {hv.PLATFORM}/hotdimm.0 ]", 60),
+           "the adopted device was not created after the faults stopped")
+    d = virtio_dev(vm)
+    expect(d.wait_plugged(512 * MiB, 180), f"adopted device did not plug the request: "
+           f"{d.attr('plugged_size')}, status {d.attr('status')!r}")
+    check_qmp_agrees(vm, d, 512 * MiB, ctx, "adopted")
+    hv.check_memtotal(vm, base, 512 * MiB)
+
+
 def reset_virtio(vm):
+    vm.run("touch /tmp/kw.stop")
     stop(vm)
     vm.run("kill $(cat /tmp/memhold.pid 2>/dev/null) 2>/dev/null; rm -f /tmp/memhold.*")
     vm.qmp("qom-set", path="vm0", property="requested-size", value=0)
@@ -330,7 +411,7 @@ GROUPS = [
     Group("faults-debug", [sc_plug, sc_unplug, sc_intermittent],
           vm=dict(mem="5G", append="mem=1G"), needs=("module", "memhold"),
           reset=reset, kconfig=KCONFIG),
-    Group("faults-debug-virtio", [sc_virtio],
+    Group("faults-debug-virtio", [sc_virtio, sc_adopt],
           vm=dict(mem="1G", maxmem="3G", qemu_args=[
               "-object", "memory-backend-ram,id=vmem0,size=2G",
               "-device", "virtio-mem-pci,id=vm0,memdev=vmem0,requested-size=0"]),
