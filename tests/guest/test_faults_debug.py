@@ -379,15 +379,16 @@ def sc_adopt(vm, ctx):
     expect(n["failslab"] > 0, "no slab allocation failed: the test proved nothing")
     expect(tv.grep_log(log, r"UNPLUG_ALL done: adopted the device"),
            "UNPLUG_ALL did not succeed once the host was no longer busy")
+    expect(not devs, f"a hotdimm device exists although its creation failed: {devs}")
+    expect(vm.wait_until(f"[ -e {hv.PLATFORM}/hotdimm.0 ]", 60),
+           "the adopted device was not created after the faults stopped (virtio-mem "
+           f"device bound, no hotdimm device; dmesg: {tv.grep_log(log, 'hotdimm device')})")
     said = tv.grep_log(log, ADOPT_FAILED)
     expect(failed and said, "the failed registration of the adopted device was not reported")
     expect(len(said) == 1, f"the failure was reported {len(said)} times, not once: {said[-1]}")
     retries = tv.grep_log(log, r"registration: next try in")
     ctx.note(f"registration retried {len(retries)} times while failing")
     expect(len(retries) >= 2, f"registration retried {len(retries)} times in 25 s")
-    expect(not devs, f"a hotdimm device exists although its creation failed: {devs}")
-    expect(vm.wait_until(f"[ -e {hv.PLATFORM}/hotdimm.0 ]", 60),
-           "the adopted device was not created after the faults stopped")
     d = virtio_dev(vm)
     expect(d.wait_plugged(512 * MiB, 180), f"adopted device did not plug the request: "
            f"{d.attr('plugged_size')}, status {d.attr('status')!r}")
