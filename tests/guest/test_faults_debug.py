@@ -72,15 +72,15 @@ def inject(vm, pid, probability=100, interval=1, times=TIMES, which=ATTRS):
     vm.sh(" && ".join(cmds))
 
 
-def stop(vm, pid=None, times=TIMES):
+def stop(vm, pid=None, times=TIMES, which=ATTRS):
     """No more faults; returns {attr: number injected since inject(...,
-    times=times)}."""
+    times=times)} for the attrs in `which`."""
     cmd = "; ".join(f"echo 0 > {DBG}/{a}/probability" for a in ATTRS)
     if pid is not None:
         cmd += f"; echo 0 > /proc/{pid}/make-it-fail 2>/dev/null"
     vm.run(cmd)
     left = {}
-    for a in ATTRS:
+    for a in which:
         rc, out = vm.run(f"cat {DBG}/{a}/times")
         left[a] = times - int(out) if rc == 0 and out.strip().lstrip("-").isdigit() else 0
     return left
@@ -326,10 +326,12 @@ def sc_virtio(vm, ctx):
 
 
 # Every kworker gets make-it-fail while this runs (new ones too: a kworker
-# created later does not inherit it), until /tmp/kw.stop exists.
-KWORKER_FAIL = ("while [ ! -e /tmp/kw.stop ]; do for p in /proc/[0-9]*; do "
+# created later does not inherit it), until /tmp/kw.stop exists; the number
+# of passes done is in /tmp/kw.pass.
+KWORKER_FAIL = ("n=0; while [ ! -e /tmp/kw.stop ]; do for p in /proc/[0-9]*; do "
                 "case \"$(cat $p/comm 2>/dev/null)\" in kworker/*) "
-                "echo 1 > $p/make-it-fail 2>/dev/null;; esac; done; sleep 0.2; done; "
+                "echo 1 > $p/make-it-fail 2>/dev/null;; esac; done; "
+                "n=$((n + 1)); echo $n > /tmp/kw.pass; sleep 0.2; done; "
                 "for p in /proc/[0-9]*; do echo 0 > $p/make-it-fail 2>/dev/null; done; "
                 "echo done > /tmp/kw.stop")
 ADOPT_FAILED = r"adopted device not managed yet: creating its hotdimm device failed"
@@ -361,8 +363,11 @@ def sc_adopt(vm, ctx):
         expect(vm.wait_until("dmesg | grep -q 'retrying UNPLUG_ALL in the background'", 30),
                "insmod while busy did not leave UNPLUG_ALL to the background")
         fmark = begin_faults(vm)
-        vm.sh("rm -f /tmp/kw.stop; (" + KWORKER_FAIL + ") > /dev/null 2>&1 &")
+        vm.sh("rm -f /tmp/kw.stop /tmp/kw.pass; (" + KWORKER_FAIL + ") > /dev/null 2>&1 &")
         inject(vm, None, which=("failslab",))
+        # Every kworker marked (twice) before the adoption can go on.
+        expect(vm.wait_until("[ \"$(cat /tmp/kw.pass 2>/dev/null)\" -ge 2 ]", 120),
+               "the kworkers were not marked for failslab")
         busy.end()
         failed = vm.wait_until(f"dmesg | grep -q '{ADOPT_FAILED}'", 60)
         t0 = time.monotonic()
@@ -371,7 +376,7 @@ def sc_adopt(vm, ctx):
         log = tv.dmesg_since(vm, mark)
         devs = hv.devices(vm)
         vm.sh("touch /tmp/kw.stop")
-        n = stop(vm)
+        n = stop(vm, which=("failslab",))
         vm.wait_until("grep -q done /tmp/kw.stop", 30)
     ctx.note(f"faults injected: {n}; failing for {time.monotonic() - t0:.0f} s after the "
              f"first failure")
