@@ -402,6 +402,15 @@ static long hd_grow(struct hotdimm_dev *hd, u64 idx, u64 need)
 		flags |= MHP_MEMMAP_ON_MEMORY;
 	ret = add_memory_driver_managed(hd->mgid, addr, hd->block_size,
 					hd->resource_name, flags);
+	/*
+	 * -EEXIST is also what the kernel returns when allocating the
+	 * resource fails (__request_region() returns NULL for both): with no
+	 * resource in the way it was memory, and is retried as such.
+	 */
+	if (ret == -EEXIST &&
+	    region_intersects(addr, hd->block_size, IORESOURCE_MEM,
+			      IORES_DESC_NONE) == REGION_DISJOINT)
+		ret = -ENOMEM;
 	if (ret) {
 		spin_lock(&hd->lock);
 		hotdimm_block_set(&hd->bk, idx, HOTDIMM_BLOCK_PLUGGED);
@@ -662,7 +671,7 @@ static long hd_step(struct hotdimm_dev *hd)
 {
 	u64 now = get_jiffies_64();
 	u64 target, plugged, in_linux, i;
-	long long steer = -1, waiting = -1, grow;
+	long long steer = -1, waiting = -1, empty = -1, grow;
 	enum hotdimm_zone want = HOTDIMM_ZONE_NONE;
 	long delay;
 
@@ -682,11 +691,14 @@ static long hd_step(struct hotdimm_dev *hd)
 	for (i = 0; i < hd->bk.nr; i++) {
 		const struct hotdimm_block *b = &hd->bk.b[i];
 
-		if (b->state >= HOTDIMM_BLOCK_OFFLINE && b->retry_at <= now &&
-		    b->holes == hotdimm_sb_mask(&hd->bk)) {
+		if (b->state < HOTDIMM_BLOCK_OFFLINE ||
+		    b->holes != hotdimm_sb_mask(&hd->bk))
+			continue;
+		if (b->retry_at <= now) {
 			spin_unlock(&hd->lock);
 			return hd_remove_empty(hd, i);
 		}
+		empty = i;
 	}
 	if (plugged > target) {
 		hd_status(hd, "unplugging: %llu of %llu MiB plugged, target %llu MiB",
@@ -745,7 +757,13 @@ static long hd_step(struct hotdimm_dev *hd)
 		}
 	}
 	delay = hd_next_retry(hd, now);
-	if (waiting >= 0)
+	if (empty >= 0)
+		/* Nothing plugged in it, but its removal failed: not done yet. */
+		hd_status(hd, "retrying: removal of block %lld (empty): %s; next attempt in %u s",
+			  empty, hotdimm_error_str(hd->last_err),
+			  delay == MAX_SCHEDULE_TIMEOUT ? 0 :
+			  jiffies_to_msecs(delay) / 1000);
+	else if (waiting >= 0)
 		/* Plugged, but a block still waits to be onlined. */
 		hd_status(hd, "retrying: online of block %lld: %s; next attempt in %u s",
 			  waiting, hotdimm_error_str(hd->last_err),
