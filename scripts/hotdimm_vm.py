@@ -728,8 +728,18 @@ class VM:
                 raise BootError(f"guest not ready after {self.boot_timeout}s; "
                                 f"console tail: {self.console_tail()}")
             if now >= next_ping:
-                n += 1
-                self._chan.sendall(f"PING {n}\n".encode())
+                # A guest that hangs before it reads ttyS1 leaves the
+                # pings queued: once the socket is full a blocking send
+                # would never return, deadline or not. Skip the ping then.
+                _, writable, _ = select.select([], [self._chan], [], 0)
+                if writable:
+                    n += 1
+                    try:
+                        self._chan.sendall(f"PING {n}\n".encode())
+                    except OSError as e:
+                        self._check_proc()
+                        raise BootError(f"command channel failed while booting: {e}; "
+                                        f"console tail: {self.console_tail()}") from None
                 next_ping = now + 1.0
             try:
                 line = self._readline(min(deadline, next_ping))
