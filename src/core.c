@@ -673,6 +673,7 @@ static long hd_step(struct hotdimm_dev *hd)
 	u64 target, plugged, in_linux, i;
 	long long steer = -1, waiting = -1, empty = -1, grow;
 	enum hotdimm_zone want = HOTDIMM_ZONE_NONE;
+	unsigned int next_s;
 	long delay;
 
 	spin_lock(&hd->lock);
@@ -757,25 +758,21 @@ static long hd_step(struct hotdimm_dev *hd)
 		}
 	}
 	delay = hd_next_retry(hd, now);
+	next_s = delay == MAX_SCHEDULE_TIMEOUT ? 0 :
+		 jiffies_to_msecs(delay) / 1000;
 	if (empty >= 0)
 		/* Nothing plugged in it, but its removal failed: not done yet. */
 		hd_status(hd, "retrying: removal of block %lld (empty): %s; next attempt in %u s",
-			  empty, hotdimm_error_str(hd->last_err),
-			  delay == MAX_SCHEDULE_TIMEOUT ? 0 :
-			  jiffies_to_msecs(delay) / 1000);
+			  empty, hotdimm_error_str(hd->last_err), next_s);
 	else if (waiting >= 0)
 		/* Plugged, but a block still waits to be onlined. */
 		hd_status(hd, "retrying: online of block %lld: %s; next attempt in %u s",
-			  waiting, hotdimm_error_str(hd->last_err),
-			  delay == MAX_SCHEDULE_TIMEOUT ? 0 :
-			  jiffies_to_msecs(delay) / 1000);
+			  waiting, hotdimm_error_str(hd->last_err), next_s);
 	else if (in_linux < target && !hd->broken)
 		/* Plugged at the transport, waiting to be added. */
 		hd_status(hd, "retrying: %s of block %llu: %s; next attempt in %u s",
 			  hd->last_err_what, hd->last_err_block,
-			  hotdimm_error_str(hd->last_err),
-			  delay == MAX_SCHEDULE_TIMEOUT ? 0 :
-			  jiffies_to_msecs(delay) / 1000);
+			  hotdimm_error_str(hd->last_err), next_s);
 	else if (!hd->broken)
 		hd_status(hd, "ok");
 	spin_unlock(&hd->lock);
