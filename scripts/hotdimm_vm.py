@@ -469,14 +469,19 @@ class VM:
             "-qmp", f"unix:{self.qmp_tool_socket},server=on,wait=off",
         ] + self.qemu_args
 
+    def mem_limit(self):
+        """The guest's mem= limit in bytes, or None."""
+        m = re.search(r"(?:^|\s)mem=(\S+)", self.append)
+        return parse_size(m.group(1)) if m else None
+
     def hotpluggable(self):
         """Bytes this guest can hot(un)plug: the RAM `mem=` hides and the
         space between -m and maxmem."""
         mem = parse_size(self.mem)
         n = parse_size(self.maxmem) - mem if self.maxmem else 0
-        m = re.search(r"(?:^|\s)mem=(\S+)", self.append)
-        if m:
-            n += max(0, mem - parse_size(m.group(1)))
+        limit = self.mem_limit()
+        if limit is not None:
+            n += max(0, mem - limit)
         return n
 
     def add_kasan_headroom(self):
@@ -500,7 +505,7 @@ class VM:
             return  # no config to read: a stock kernel's layout
         extra = -(-(self.hotpluggable() // 8 + 256 * MiB) // (128 * MiB)) * 128 * MiB
         mem = parse_size(self.mem)
-        if re.search(r"(?:^|\s)mem=", self.append):
+        if self.mem_limit() is not None:
             # QEMU's pc machine: from 3.5 GiB on, RAM above 3 GiB moves to
             # 4 GiB. Keep (or put) the layout there so the top is contiguous.
             low_top = 3 * GiB
