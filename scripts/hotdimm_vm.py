@@ -366,14 +366,18 @@ class VM:
     name          log directory name under build/logs/guest/KVER/
     boot_timeout  seconds until the command channel must answer
     hard_timeout  QEMU is killed after this many seconds, whatever happens
+    max_plug      bytes the scenarios plug at most (default: all that is
+                  hotpluggable); sizes the boot memory added on KASAN kernels
     """
 
     _names = {}
 
     def __init__(self, kver, mem="1G", maxmem=None, slots=None, smp=2, cpu="max", append="",
                  qemu_args=(), extra_files=(), initrd=None, name="vm",
-                 boot_timeout=180, hard_timeout=1800, logdir=None, quiet=False):
+                 boot_timeout=180, hard_timeout=1800, logdir=None, quiet=False,
+                 max_plug=None):
         self.kver = kver
+        self.max_plug = max_plug
         self.mem, self.maxmem, self.slots, self.smp = mem, maxmem, slots, smp
         self.cpu = cpu
         self.append = append
@@ -503,7 +507,8 @@ class VM:
                 return
         except VMError:
             return  # no config to read: a stock kernel's layout
-        extra = -(-(self.hotpluggable() // 8 + 256 * MiB) // (128 * MiB)) * 128 * MiB
+        plug = self.hotpluggable() if self.max_plug is None else parse_size(self.max_plug)
+        extra = -(-(plug // 8 + 256 * MiB) // (128 * MiB)) * 128 * MiB
         mem = parse_size(self.mem)
         if self.mem_limit() is not None:
             # QEMU's pc machine: from 3.5 GiB on, RAM above 3 GiB moves to
@@ -1216,7 +1221,8 @@ class LibvirtVM(VM):
         # IO-APIC timer check then failed ("IO-APIC + timer doesn't work!"
         # panic, 2 of 6 boots of 6.1 at a load average of 25).
         cmdline = " ".join(["console=ttyS0,115200", "panic=-1", "log_buf_len=4M", "loglevel=7",
-                            "printk.time=1", "nokaslr", "no_timer_check", self.append]).strip()
+                            "printk.time=1", "nokaslr", "no_timer_check", self.append,
+                            os.environ.get(APPEND_ENV, "")]).strip()
         cpu = "host-passthrough" if accel == "kvm" else "maximum"
         cpus = int(str(self.smp).split(",")[0])
         vmem = "".join(f"""

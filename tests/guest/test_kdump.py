@@ -111,5 +111,6 @@ def reset(vm):
 GROUPS = [
     Group("kdump", [kdump_vmcore],
           vm=dict(tv.VM_ONE, append="crashkernel=256M"),
-          needs=("module",), files=files, reset=reset),
+          needs=("module",), files=files, reset=reset,
+          kconfig=("CONFIG_KEXEC_FILE", "CONFIG_CRASH_DUMP", "CONFIG_PROC_VMCORE")),
 ]

@@ -618,5 +618,7 @@ GROUPS = [
                      reload_plugged,
                      coexist, qmp_errors, modprobe_conf],
           vm=VM_ONE, reset=make_reset(("vm0",))),
-    Group("virtio-numa", [numa], vm=VM_NUMA, reset=make_reset(("vm0", "vm1"))),
+    # A virtio-mem device's node comes from ACPI (SRAT, VIRTIO_MEM_F_ACPI_PXM).
+    Group("virtio-numa", [numa], vm=VM_NUMA, reset=make_reset(("vm0", "vm1")),
+          kconfig=("CONFIG_ACPI_NUMA",)),
 ]
