@@ -88,6 +88,20 @@ GiB = 1 << 30
 # Kernel command line added to every guest (make check-debug: panic_on_warn=1).
 APPEND_ENV = "HOTDIMM_GUEST_APPEND"
 
+# A boot whose kernel prints nothing for this long before its userspace is
+# up has hung: seen on the debug kernel (no ACPI, so no HPET or PM timer)
+# under TCG, stuck for good after "Running RCU-tasks wait API self tests"
+# in a third of its boots on a loaded machine. Its boots print a line at
+# least every few seconds until then, stock kernels boot in 5-20 s.
+BOOT_SILENCE = 90
+
+# Boots retried after a crash or hang before userspace (hv.boot()): more on
+# KASAN kernels, where besides that hang an early-boot KASAN report from
+# an interrupt during CPU identification ("wild-memory-access in
+# rcu_is_watching") stops some boots before any of our code runs.
+BOOT_RETRIES = 2
+BOOT_RETRIES_KASAN = 8
+
 # Kernel log lines that fail any guest test.
 BAD_LOG_PATTERNS = [
     r"BUG:", r"WARNING:", r"\bOops\b", r"Call Trace", r"kernel BUG at",
@@ -604,7 +618,9 @@ class VM:
             if hit:
                 hit = re.sub(r"^\[\s*[0-9.]+\]\s*", "", hit.strip())
                 return BootError(f"guest {kind} before userspace: {hit[:200]}", retryable=True)
-        cause = qemu_cause(qlog)
+        # QEMU reports the SIGTERM this process sent it on a timeout: not a cause.
+        ours = re.compile(rf"terminating on signal \d+ from pid {os.getpid()}\b")
+        cause = qemu_cause("\n".join(ln for ln in qlog.splitlines() if not ours.search(ln)))
         if cause:
             return BootError(f"guest died before userspace: {cause}", retryable=True)
         return BootError(f"guest did not reach userspace: {detail}", retryable=True)
@@ -728,15 +744,27 @@ class VM:
     def _sync(self, deadline):
         """Bytes sent before the guest opened ttyS1 are lost: ping until it
         answers (PONG) or announces itself (HOTDIMM-READY), then drop what
-        came before the last PONG."""
+        came before the last PONG. A kernel whose console stays silent for
+        BOOT_SILENCE seconds before its userspace is up has hung."""
         n = 0
         ready = False
         next_ping = 0.0
+        con_size, con_t, up = -1, time.monotonic(), False
         while not ready:
             now = time.monotonic()
             if now > deadline:
                 raise BootError(f"guest not ready after {self.boot_timeout}s; "
                                 f"console tail: {self.console_tail()}")
+            try:
+                size = os.path.getsize(self.console_log)
+            except OSError:
+                size = 0
+            if size != con_size:
+                con_size, con_t = size, now
+                up = up or "init: userspace up" in self.console_text()
+            elif not up and now - con_t > BOOT_SILENCE:
+                raise BootError(f"guest hung before userspace: no console output for "
+                                f"{BOOT_SILENCE}s; console tail: {self.console_tail()}")
             if now >= next_ping:
                 # A guest that hangs before it reads ttyS1 leaves the
                 # pings queued: once the socket is full a blocking send
@@ -1317,7 +1345,15 @@ class LibvirtVM(VM):
         self._save_qemu_log()
 
 
-def boot(make_vm, retries=2, report=None):
+def boot_retries(kver):
+    """How many boots hv.boot() retries for this kernel."""
+    try:
+        return BOOT_RETRIES_KASAN if present_kconfig(kver, ["CONFIG_KASAN"]) else BOOT_RETRIES
+    except VMError:
+        return BOOT_RETRIES
+
+
+def boot(make_vm, retries=BOOT_RETRIES, report=None):
     """Start a VM from make_vm() and return it. A boot that fails in a way
     that may not happen again (BootError.retryable: the guest crashed or
     hung before its userspace, so before the test or hotdimm ran) is retried
