@@ -8,7 +8,8 @@
 #   make soak              random resizes under load, 1000 per transport
 #                          and kernel (RESIZES=, SEED=, KERNEL= to change)
 #   make check-debug       guest tests (and the short soak) on the debug
-#                          kernel (KASAN, lockdep, kmemleak; built once)
+#                          kernel (KASAN, lockdep, kmemleak; built once;
+#                          resumes an interrupted run, FRESH=1 restarts)
 #   make demo              boot a guest and grow/shrink an emulated DIMM
 #   make bench             side-by-side benchmark against virtio_mem
 #   make install           install module (+ depmod), modprobe config, tools,
@@ -58,9 +59,10 @@ soak:
 	HOTDIMM_SOAK_RESIZES=$(RESIZES) $(if $(SEED),HOTDIMM_SOAK_SEED=$(SEED)) \
 		tests/guest/run -k soak $(if $(KERNEL),--kernel $(KERNEL))
 
-# ARGS: extra tests/guest/run arguments, e.g. make check-debug ARGS="-k faults"
+# ARGS: extra tests/guest/run arguments, e.g. make check-debug ARGS="-k faults";
+# it resumes an interrupted run of the same tree, FRESH=1 starts over.
 check-debug:
-	scripts/check-debug.sh $(ARGS)
+	scripts/check-debug.sh $(if $(FRESH),--fresh) $(ARGS)
 
 unit:
 	tests/run unit

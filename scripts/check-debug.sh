@@ -3,7 +3,7 @@
 #
 # make check-debug: the guest suite on the debug kernel.
 #
-#   scripts/check-debug.sh [tests/guest/run ARGS...]    e.g. -k faults
+#   scripts/check-debug.sh [--fresh] [tests/guest/run ARGS...]    e.g. -k faults
 #
 # 1. scripts/deps.sh (as root; installs linux-source-6.1), then
 #    scripts/debug-kernel.sh: builds the debug kernel unless it is built
@@ -14,8 +14,20 @@
 #    kernel (no command line needed); the runner scans after each scenario.
 #    The guest suite includes the soak (tests/guest/test_soak.py) in its
 #    short form; HOTDIMM_SOAK_RESIZES=N in the environment makes it longer.
+# 3. The suite takes hours on 2 cores (the debug kernel runs 10-30 times
+#    slower than a stock one under TCG), so it can be stopped and run again:
+#    scenarios that passed on the same tree (every file git tracks or would
+#    track, less *.md), debug kernel and HOTDIMM_* settings are not run
+#    again (journal build/check-debug/<stamp>.passed); the final count
+#    includes them and says how many. --fresh (make check-debug FRESH=1)
+#    forgets the journal first.
 # Prints PASS/FAIL lines and ends with "N passed, N failed".
 set -u
+fresh=0
+if [ "${1:-}" = --fresh ]; then
+	fresh=1
+	shift
+fi
 cd "$(dirname "$0")/.." || exit 1
 mkdir -p build/logs
 export HOTDIMM_ROOT=$PWD
@@ -37,18 +49,51 @@ KVER=$(scripts/kernels.sh --debug)
 echo "# debug kernel $KVER in $dir (built in $(cat "$dir/build-seconds" 2>/dev/null || echo '?') s)"
 
 export HOTDIMM_GUEST_APPEND="panic_on_warn=1${HOTDIMM_GUEST_APPEND:+ $HOTDIMM_GUEST_APPEND}"
+stamp=$({
+	{ git ls-files; git ls-files -o --exclude-standard; } | grep -v '\.md$' | sort -u |
+		while read -r f; do [ -f "$f" ] && sha256sum "$f"; done
+	echo "$KVER"
+	sha256sum "$dir/bzImage"
+	env | grep '^HOTDIMM_' | grep -v '^HOTDIMM_DEBUG_LANES=' | sort
+} | sha256sum | cut -c1-16)
+mkdir -p build/check-debug
+journal=build/check-debug/$stamp.passed
 out=build/logs/check-debug.out
-: > "$out"
+head="# check-debug stamp $stamp"
+if [ "$fresh" = 1 ]; then
+	rm -f build/check-debug/*.passed
+else
+	# The PASS lines of an interrupted run of this tree count too.
+	{
+		cat "$journal" 2>/dev/null
+		[ -f "$out" ] && [ "$(head -n 1 "$out")" = "$head" ] && grep '^PASS ' "$out"
+	} | sort -u > "$journal.new"
+	mv "$journal.new" "$journal"
+fi
+touch "$journal"
+resume=()
+if [ -s "$journal" ]; then
+	echo "# resuming: $(grep -c '^PASS ' "$journal") scenario(s) passed in an earlier run of this tree ($journal; FRESH=1 runs them again)"
+	resume=(--passed "$journal")
+fi
+echo "$head" > "$out"
 rc=0
-# Two lanes: the debug kernel is 3-5 times slower than a stock one, and
-# each guest uses one host core under TCG (HOTDIMM_DEBUG_LANES=N to change).
-tests/guest/run --kernel "$KVER" --lanes "${HOTDIMM_DEBUG_LANES:-2}" "$@" 2>&1 | tee -a "$out"
+t0=$(date +%s)
+# Two lanes: each guest uses one host core under TCG (HOTDIMM_DEBUG_LANES=N
+# to change).
+tests/guest/run --kernel "$KVER" --lanes "${HOTDIMM_DEBUG_LANES:-2}" "${resume[@]}" "$@" 2>&1 |
+	tee -a "$out"
 [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+grep '^PASS ' "$out" | sort -u - "$journal" 2>/dev/null > "$journal.new"
+mv "$journal.new" "$journal"
 p=$(grep -c '^PASS ' "$out")
 f=$(grep -c '^FAIL ' "$out")
+earlier=$(grep -c 'passed in an earlier run (--passed)' "$out")
 if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
 	echo "FAIL check-debug: a suite exited non-zero without a FAIL line"
 	f=1
 fi
+echo "# this run: $p passed, $f failed in $(($(date +%s) - t0)) s; $earlier passed in earlier runs of this tree"
+p=$((p + earlier))
 echo "$p passed, $f failed"
 [ "$f" = 0 ] && [ "$rc" = 0 ]
