@@ -909,7 +909,10 @@ class VM:
                   f"  sleep {interval}\n"
                   f"done\n")
         try:
-            rc, _ = self.run(script, timeout + 30, _scaled=True)
+            # The loop ends by the guest's clock, which can run slow: the
+            # debug kernel (no TSC, PM timer or HPET under TCG) keeps time
+            # by its tick and lost a sixth of it in a 960 s wait.
+            rc, _ = self.run(script, timeout * 1.25 + 60, _scaled=True)
         except CommandTimeout:
             return False
         return rc == 0
