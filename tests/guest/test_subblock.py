@@ -164,7 +164,7 @@ def pinned(vm, ctx, virtio):
     rc, out = vm.run("cd /mnt/t/s && [ $(ls | wc -l) = 20000 ] && md5sum -c -s /tmp/s.md5", 600)
     expect(rc == 0, f"small files corrupted: {out.strip()[-300:]}")
     # Free the slab: a later retry takes the rest of the block.
-    vm.sh("rm -rf /mnt/t/* && umount /mnt/t && sync && echo 3 > /proc/sys/vm/drop_caches")
+    vm.sh("rm -rf /mnt/t/* && umount /mnt/t && sync && echo 3 > /proc/sys/vm/drop_caches", 300)
     t.request(0)
     rest = t.settle(timeout=150, quiet=70)
     a = t.agree()
