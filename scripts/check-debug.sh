@@ -60,17 +60,21 @@ mkdir -p build/check-debug
 journal=build/check-debug/$stamp.passed
 out=build/logs/check-debug.out
 head="# check-debug stamp $stamp"
-if [ "$fresh" = 1 ]; then
-	rm -f build/check-debug/*.passed
-else
-	# The PASS lines of an interrupted run of this tree count too.
+# The journal gets the PASS lines of the last output when it ran this tree
+# (also when it was interrupted).
+merge_journal() {
 	{
 		cat "$journal" 2>/dev/null
 		[ -f "$out" ] && [ "$(head -n 1 "$out")" = "$head" ] && grep '^PASS ' "$out"
 	} | sort -u > "$journal.new"
 	mv "$journal.new" "$journal"
+}
+if [ "$fresh" = 1 ]; then
+	rm -f build/check-debug/*.passed
+	touch "$journal"
+else
+	merge_journal
 fi
-touch "$journal"
 resume=()
 if [ -s "$journal" ]; then
 	echo "# resuming: $(grep -c '^PASS ' "$journal") scenario(s) passed in an earlier run of this tree ($journal; FRESH=1 runs them again)"
@@ -84,8 +88,7 @@ t0=$(date +%s)
 tests/guest/run --kernel "$KVER" --lanes "${HOTDIMM_DEBUG_LANES:-2}" "${resume[@]}" "$@" 2>&1 |
 	tee -a "$out"
 [ "${PIPESTATUS[0]}" = 0 ] || rc=1
-grep '^PASS ' "$out" | sort -u - "$journal" 2>/dev/null > "$journal.new"
-mv "$journal.new" "$journal"
+merge_journal
 p=$(grep -c '^PASS ' "$out")
 f=$(grep -c '^FAIL ' "$out")
 earlier=$(grep -c 'passed in an earlier run (--passed)' "$out")

@@ -588,13 +588,14 @@ def sc_shrink(vm, ctx):
     except Fail as e:
         a, dt = attrs(vm), None
         why = str(e)
-    order, failed = removal_log(log_since(vm, m))
+    since = log_since(vm, m)
+    order, failed = removal_log(since)
     # Linux may refuse to offline a kernel-zone block for an unmovable page
     # in it, and says so ("page dumped because: unmovable page", its pfn):
     # such a block stays plugged, retried (seen on the debug kernel, a slab
     # page). Any other block left over fails.
     pinned = {int(pm.group(1), 16) * 4096 // BS - FIRST_MEM
-              for pm in map(UNMOVABLE_RE.search, log_since(vm, m)) if pm}
+              for pm in map(UNMOVABLE_RE.search, since) if pm}
     left = [i for i, c in enumerate(a["blocks"]) if c == "K"]
     stuck = [i for i in left if i in pinned]
     ctx.note(f"shrink to {nk2 * BS >> 20}M in {dt or 0:.1f}s: order {order} (failed "
