@@ -16,10 +16,12 @@
 #    short form; HOTDIMM_SOAK_RESIZES=N in the environment makes it longer.
 # 3. The suite takes hours on 2 cores (the debug kernel runs 10-30 times
 #    slower than a stock one under TCG), so it can be stopped and run again:
-#    scenarios that passed on the same tree (every file git tracks or would
-#    track, less *.md), debug kernel and HOTDIMM_* settings are not run
-#    again (journal build/check-debug/<stamp>.passed); the final count
-#    includes them and says how many. --fresh (make check-debug FRESH=1)
+#    a scenario that passed is not run again while nothing it depends on
+#    changed: the stamp below (every file git tracks or would track, less
+#    *.md and tests/guest/test_*.py; the debug kernel; HOTDIMM_* settings)
+#    and the test modules defining it (tests/guest/run --journal). The
+#    journal is build/check-debug/journal; the final count includes those
+#    scenarios and says how many. --fresh (make check-debug FRESH=1)
 #    forgets the journal first.
 # Prints PASS/FAIL lines and ends with "N passed, N failed".
 set -u
@@ -49,49 +51,34 @@ KVER=$(scripts/kernels.sh --debug)
 echo "# debug kernel $KVER in $dir (built in $(cat "$dir/build-seconds" 2>/dev/null || echo '?') s)"
 
 export HOTDIMM_GUEST_APPEND="panic_on_warn=1${HOTDIMM_GUEST_APPEND:+ $HOTDIMM_GUEST_APPEND}"
+# The stamp: every file git tracks or would track, less *.md and the guest
+# test modules (the runner hashes those per scenario), the kernel and the
+# settings.
 stamp=$({
-	{ git ls-files; git ls-files -o --exclude-standard; } | grep -v '\.md$' | sort -u |
+	{ git ls-files; git ls-files -o --exclude-standard; } | grep -v '\.md$' |
+		grep -v '^tests/guest/test_[^/]*\.py$' | sort -u |
 		while read -r f; do [ -f "$f" ] && sha256sum "$f"; done
 	echo "$KVER"
 	sha256sum "$dir/bzImage"
 	env | grep '^HOTDIMM_' | grep -v '^HOTDIMM_DEBUG_LANES=' | sort
 } | sha256sum | cut -c1-16)
 mkdir -p build/check-debug
-journal=build/check-debug/$stamp.passed
+journal=build/check-debug/journal
 out=build/logs/check-debug.out
-head="# check-debug stamp $stamp"
-# The journal gets the PASS lines of the last output when it ran this tree
-# (also when it was interrupted).
-merge_journal() {
-	{
-		cat "$journal" 2>/dev/null
-		[ -f "$out" ] && [ "$(head -n 1 "$out")" = "$head" ] && grep '^PASS ' "$out"
-	} | sort -u > "$journal.new"
-	mv "$journal.new" "$journal"
-}
-if [ "$fresh" = 1 ]; then
-	rm -f build/check-debug/*.passed
-	touch "$journal"
-else
-	merge_journal
-fi
-resume=()
-if [ -s "$journal" ]; then
-	echo "# resuming: $(grep -c '^PASS ' "$journal") scenario(s) passed in an earlier run of this tree ($journal; FRESH=1 runs them again)"
-	resume=(--passed "$journal")
-fi
-echo "$head" > "$out"
+[ "$fresh" = 1 ] && rm -f build/check-debug/*
+n=0
+[ -f "$journal" ] && n=$(wc -l < "$journal")
+echo "# stamp $stamp, journal $journal ($n line(s); FRESH=1 forgets it)" | tee "$out"
 rc=0
 t0=$(date +%s)
 # Two lanes: each guest uses one host core under TCG (HOTDIMM_DEBUG_LANES=N
 # to change).
-tests/guest/run --kernel "$KVER" --lanes "${HOTDIMM_DEBUG_LANES:-2}" "${resume[@]}" "$@" 2>&1 |
-	tee -a "$out"
+tests/guest/run --kernel "$KVER" --lanes "${HOTDIMM_DEBUG_LANES:-2}" \
+	--journal "$journal" --stamp "$stamp" "$@" 2>&1 | tee -a "$out"
 [ "${PIPESTATUS[0]}" = 0 ] || rc=1
-merge_journal
 p=$(grep -c '^PASS ' "$out")
 f=$(grep -c '^FAIL ' "$out")
-earlier=$(grep -c 'passed in an earlier run (--passed)' "$out")
+earlier=$(grep -c 'passed in an earlier run (journal)' "$out")
 if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
 	echo "FAIL check-debug: a suite exited non-zero without a FAIL line"
 	f=1
