@@ -146,7 +146,11 @@ def settle_check(vm, d, ctx, what, tries=1):
     """hotdimm's counters, its blocks, the memoryN blocks and /proc/iomem
     agree (check_device); notes them. Returns the attrs. While the worker
     is busy the reads can straddle a block being added or removed: up to
-    `tries` reads a second apart, the first that agrees counts."""
+    `tries` reads a second apart, the first that agrees counts. After the
+    faults, a check waits for wait_converged() (status 'ok' too), not for
+    plugged_size alone: an emptied block whose removal failed waits for its
+    retry, which can remove it between the reads (seen on the debug kernel,
+    where the reads took 28 s and the retry came 32 s after the failure)."""
     for i in range(tries):
         try:
             a = hv.check_device(vm, d, None)
@@ -197,9 +201,7 @@ def sc_plug(vm, ctx):
     a = while_failing(vm, d, pid, mark, ctx, 90)
     expect(int(a["plugged_size"]) < 768 * MiB,
            f"plugged {int(a['plugged_size']) >> 20} MiB although every allocation failed")
-    expect(d.wait_plugged(768 * MiB, 240),
-           f"did not converge after the faults stopped: plugged {d.attr('plugged_size')}, "
-           f"status {d.attr('status')!r}")
+    d.wait_converged(768 * MiB, 240)
     a = settle_check(vm, d, ctx, "converged")
     expect(a["status"].startswith("ok"), f"status {a['status']!r} after converging")
     hv.check_memtotal(vm, base, 768 * MiB)
@@ -224,9 +226,7 @@ def sc_unplug(vm, ctx):
     d.set_requested(0)
     a = while_failing(vm, d, pid, mark, ctx, 120)
     expect(int(a["plugged_size"]) > 0, "all memory went although migrating the held data failed")
-    expect(d.wait_plugged(0, 240),
-           f"did not converge after the faults stopped: plugged {d.attr('plugged_size')}, "
-           f"status {d.attr('status')!r}")
+    d.wait_converged(0, 240)
     settle_check(vm, d, ctx, "converged")
     hv.check_memtotal(vm, base, 0)
     verify_memhold(vm, ctx)
@@ -249,8 +249,7 @@ def sc_intermittent(vm, ctx):
     n = stop(vm, pid)
     ctx.note(f"faults injected (grow): {n}")
     expect(sum(n.values()) > 0, "no allocation of the worker failed while growing")
-    expect(d.wait_plugged(GiB, 300), f"grow to 1 GiB after intermittent faults: plugged "
-           f"{d.attr('plugged_size')}, status {d.attr('status')!r}")
+    d.wait_converged(GiB, 300)
     settle_check(vm, d, ctx, "grown")
     start_memhold(vm, ctx, 192, HIDDEN, HIDDEN + GiB)
     inject(vm, pid, interval=5)
@@ -261,9 +260,8 @@ def sc_intermittent(vm, ctx):
     ctx.note(f"faults injected (shrink): {n}")
     accept_alloc_failures(vm, mark, ctx)
     expect(sum(n.values()) > 0, "no allocation of the worker failed while shrinking")
-    expect(d.wait_plugged(0, 300), f"shrink to 0 after intermittent faults: plugged "
-           f"{d.attr('plugged_size')}, status {d.attr('status')!r} (while failing: "
-           f"{a['status']!r})")
+    ctx.note(f"status while failing: {a['status']!r}")
+    d.wait_converged(0, 300)
     settle_check(vm, d, ctx, "shrunk")
     verify_memhold(vm, ctx)
 
@@ -317,8 +315,7 @@ def sc_virtio(vm, ctx):
     accept_alloc_failures(vm, mark, ctx)
     expect(n["failslab"] > 0, "no slab allocation of the worker failed: the grow proved nothing")
     expect(retrying, f"status never said retrying: {a['status']!r}")
-    expect(d.wait_plugged(GiB, 180), f"grow did not converge: {d.attr('plugged_size')}, "
-           f"status {d.attr('status')!r}")
+    d.wait_converged(GiB, 180)
     check_qmp_agrees(vm, d, GiB, ctx, "grown")
     hv.check_memtotal(vm, base, GiB)
     start_memhold(vm, ctx, 192, start, start + 2 * GiB)
@@ -333,8 +330,7 @@ def sc_virtio(vm, ctx):
     expect(n["fail_page_alloc"] > 0, "no page allocation of the worker failed: "
            "the shrink proved nothing")
     expect(int(a["plugged_size"]) > 0, "all memory went although migrating the held data failed")
-    expect(d.wait_plugged(0, 240), f"shrink did not converge: {d.attr('plugged_size')}, "
-           f"status {d.attr('status')!r}")
+    d.wait_converged(0, 240)
     check_qmp_agrees(vm, d, 0, ctx, "shrunk")
     hv.check_memtotal(vm, base, 0)
     verify_memhold(vm, ctx)
