@@ -89,9 +89,9 @@ GiB = 1 << 30
 APPEND_ENV = "HOTDIMM_GUEST_APPEND"
 
 # A boot whose kernel prints nothing for this long before its userspace is
-# up has hung: seen on the debug kernel (no ACPI, so no HPET or PM timer)
-# under TCG, stuck for good after "Running RCU-tasks wait API self tests"
-# in a third of its boots on a loaded machine. Its boots print a line at
+# up has hung: seen on the debug kernel under TCG (with ACPI and without),
+# stuck for good after "Running RCU-tasks wait API self tests" in a third
+# of its boots on a loaded machine. Its boots print a line at
 # least every few seconds until then, stock kernels boot in 5-20 s.
 BOOT_SILENCE = 90
 
