@@ -535,6 +535,7 @@ class VM:
             new = mem + extra
         self.kasan_extra = new - mem
         self.mem = f"{new // MiB}M"
+        self._grow_first_numa_node(self.kasan_extra)
         # Measured: 25-30 s to userspace alone, over 180 s with three other
         # TCG guests on 2 cores.
         self.boot_timeout *= 3
@@ -542,6 +543,25 @@ class VM:
         self.slow = 3
         if self.maxmem:
             self.maxmem = f"{(parse_size(self.maxmem) + self.kasan_extra) // MiB}M"
+
+    def _grow_first_numa_node(self, extra):
+        """With -numa nodes backed by memdevs, QEMU wants their sizes to add
+        up to -m: the memory -m gained goes to the first node's backend."""
+        args = self.qemu_args
+        nodes = [re.search(r"(?:^|,)memdev=([^,]+)", args[i + 1])
+                 for i, a in enumerate(args[:-1]) if a == "-numa"]
+        nodes = [m.group(1) for m in nodes if m]
+        if not nodes:
+            return
+        for i, a in enumerate(args):
+            m = re.fullmatch(r"(memory-backend-ram,(?:.*,)?id=([^,]+),(?:.*,)?size=)([^,]+)(.*)",
+                             a)
+            if m and m.group(2) == nodes[0]:
+                size = parse_size(m.group(3)) + extra
+                self.qemu_args = args[:i] + [f"{m.group(1)}{size // MiB}M{m.group(4)}"] + \
+                    args[i + 1:]
+                return
+        raise VMError(f"-numa node memdev {nodes[0]} has no memory-backend-ram to grow")
 
     def start(self):
         self.add_kasan_headroom()
@@ -609,7 +629,10 @@ class VM:
         if not con.strip():
             cause = qemu_cause(qlog)
             if cause:
-                return BootError(f"QEMU could not run the guest: {cause}")
+                # Name the accelerator: a broken KVM's error (e.g. "failed
+                # to set MSR") does not say that it comes from KVM.
+                accel = self.accel[0] if self.accel else "?"
+                return BootError(f"QEMU could not run the guest with -accel {accel}: {cause}")
             return BootError(f"the guest printed nothing: {detail}")
         lines = con.splitlines()
         for kind, rx in (("oops", r"\bOops\b|BUG:|general protection fault|kernel BUG at"),
