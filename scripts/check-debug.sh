@@ -7,15 +7,16 @@
 #
 # 1. scripts/deps.sh (as root; installs linux-source-6.1), then
 #    scripts/debug-kernel.sh: builds the debug kernel unless it is built
-#    (about an hour on 2 shared cores; output in build/logs/debug-kernel.log).
+#    (about 9 minutes on 2 idle cores; output in build/logs/debug-kernel.log).
 # 2. tests/guest/run --kernel <debug kernel> with panic_on_warn=1 on every
 #    guest's command line (HOTDIMM_GUEST_APPEND), so a WARN, and a KASAN
 #    report, stops the guest at once. kmemleak is on by default in this
 #    kernel (no command line needed); the runner scans after each scenario.
 #    The guest suite includes the soak (tests/guest/test_soak.py) in its
 #    short form; HOTDIMM_SOAK_RESIZES=N in the environment makes it longer.
-# 3. The suite takes hours on 2 cores (the debug kernel runs 10-30 times
-#    slower than a stock one under TCG), so it can be stopped and run again:
+# 3. The suite takes over an hour on 2 cores (the debug kernel runs 3-10
+#    times slower than a stock one under TCG), so it can be stopped and run
+#    again:
 #    a scenario that passed is not run again while nothing it depends on
 #    changed: the stamp below (every file git tracks or would track, less
 #    *.md and tests/guest/test_*.py; the debug kernel; HOTDIMM_* settings)
