@@ -166,18 +166,28 @@ def describe(a):
             f"blocks {a['blocks']} status {a['status']!r}")
 
 
+def write_request(vm, size):
+    rc, out = vm.write(f"{DEV}/requested_size", size)
+    expect(rc == 0, f"writing requested_size={size} failed: {out.strip()}")
+
+
+def converged(size, offline=0, offline_any=False):
+    """Shell condition: plugged_size == size, status ok and offline_size ==
+    offline (any value with offline_any)."""
+    cond = (f'[ "$(cat {DEV}/plugged_size)" = "{int(size)}" ] && '
+            f'[ "$(cat {DEV}/status)" = ok ]')
+    if not offline_any:
+        cond += f' && [ "$(cat {DEV}/offline_size)" = "{int(offline)}" ]'
+    return cond
+
+
 def request(vm, size, offline=0, timeout=CONVERGE_TIMEOUT, offline_any=False):
     """Write requested_size and wait until plugged_size == size, status ok
     and offline_size == offline (any value with offline_any). Returns
     (attrs, seconds)."""
     t0 = time.monotonic()
-    rc, out = vm.write(f"{DEV}/requested_size", size)
-    expect(rc == 0, f"writing requested_size={size} failed: {out.strip()}")
-    cond = (f'[ "$(cat {DEV}/plugged_size)" = "{int(size)}" ] && '
-            f'[ "$(cat {DEV}/status)" = ok ]')
-    if not offline_any:
-        cond += f' && [ "$(cat {DEV}/offline_size)" = "{int(offline)}" ]'
-    ok = vm.wait_until(cond, timeout, interval=0.5)
+    write_request(vm, size)
+    ok = vm.wait_until(converged(size, offline, offline_any), timeout, interval=0.5)
     dt = time.monotonic() - t0
     a = attrs(vm)
     if not ok:
@@ -591,14 +601,11 @@ def shrink_past_pinned(vm, nblocks, marker):
     sorted stuck blocks)."""
     t0 = time.monotonic()
     size = nblocks * BS
-    rc, out = vm.write(f"{DEV}/requested_size", size)
-    expect(rc == 0, f"writing requested_size={size} failed: {out.strip()}")
-    done = (f'[ "$(cat {DEV}/plugged_size)" = "{size}" ] && '
-            f'[ "$(cat {DEV}/status)" = ok ] && [ "$(cat {DEV}/offline_size)" = 0 ]')
+    write_request(vm, size)
     end = t0 + CONVERGE_TIMEOUT * vm.slow
     while True:
         left_s = max(end - time.monotonic(), 1) / vm.slow
-        ok = vm.wait_until(f'{{ {done}; }} || grep -q ^retrying {DEV}/status', left_s,
+        ok = vm.wait_until(f'{{ {converged(size)}; }} || grep -q ^retrying {DEV}/status', left_s,
                            interval=0.5)
         a = attrs(vm)
         since = log_since(vm, marker)
