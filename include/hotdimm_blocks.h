@@ -119,6 +119,21 @@ long long hotdimm_blocks_pick_fill(const struct hotdimm_blocks *bk);
 long long hotdimm_blocks_pick_partial(const struct hotdimm_blocks *bk, u64 now,
 				      bool kernel_ok);
 
+/*
+ * Block to unplug some sub-blocks of at the transport alone (no pages in
+ * use), when no block can go whole: a PLUGGED one (plugged, not in Linux),
+ * else, unless @plugged_only, an OFFLINE one (in Linux, offline); the
+ * newest out of backoff at @now with something left to take. -1 when none.
+ */
+long long hotdimm_blocks_pick_trim(const struct hotdimm_blocks *bk, u64 now,
+				   bool plugged_only);
+
+/*
+ * The top @n sub-blocks of block @idx that are plugged and not pinned (as
+ * a mask; fewer when it has fewer).
+ */
+u64 hotdimm_block_take_mask(const struct hotdimm_blocks *bk, u64 idx, u64 n);
+
 /* The single setter of a block's state; keeps counters and add order. */
 void hotdimm_block_set(struct hotdimm_blocks *bk, u64 idx,
 		       enum hotdimm_block_state state);

@@ -22,6 +22,23 @@
  */
 u32 hotdimm_vmem_resp_len(bool state_request);
 
+/*
+ * After an UNPLUG whose response was short, the device may or may not have
+ * acted; a STATE of the range says. What the driver does with the range:
+ */
+enum hotdimm_vmem_unplug_verdict {
+	HOTDIMM_VMEM_UNPLUG_DONE,	/* all unplugged: as if acknowledged */
+	HOTDIMM_VMEM_UNPLUG_NOT_DONE,	/* all still plugged: a failed UNPLUG */
+	/* partly, or STATE failed: unplug each device block, never use it */
+	HOTDIMM_VMEM_UNPLUG_RETRY,
+};
+
+/*
+ * @state: the STATE answer (0 plugged, 1 unplugged, 2 mixed, as in the
+ * virtio spec) or a negative errno when STATE itself failed.
+ */
+enum hotdimm_vmem_unplug_verdict hotdimm_vmem_unplug_verdict(int state);
+
 /* The config fields the host changes at runtime. */
 struct hotdimm_vmem_cfg {
 	u64 usable;		/* usable_region_size */

@@ -175,6 +175,35 @@ long long hotdimm_blocks_pick_partial(const struct hotdimm_blocks *bk, u64 now,
 	return -1;
 }
 
+long long hotdimm_blocks_pick_trim(const struct hotdimm_blocks *bk, u64 now,
+				   bool plugged_only)
+{
+	long long best;
+
+	best = newest_ready(bk, HOTDIMM_BLOCK_PLUGGED, now, U64_MAX, false, true);
+	if (best < 0 && !plugged_only)
+		best = newest_ready(bk, HOTDIMM_BLOCK_OFFLINE, now, U64_MAX,
+				    false, true);
+	return best;
+}
+
+u64 hotdimm_block_take_mask(const struct hotdimm_blocks *bk, u64 idx, u64 n)
+{
+	const struct hotdimm_block *b = &bk->b[idx];
+	unsigned int sb = bk->sb_per_block;
+	u64 mask = 0;
+
+	if (b->state == HOTDIMM_BLOCK_UNPLUGGED)
+		return 0;
+	while (sb-- && n) {
+		if ((b->holes | b->pinned) & ((u64)1 << sb))
+			continue;
+		mask |= (u64)1 << sb;
+		n--;
+	}
+	return mask;
+}
+
 void hotdimm_block_set(struct hotdimm_blocks *bk, u64 idx,
 		       enum hotdimm_block_state state)
 {

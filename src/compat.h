@@ -88,14 +88,11 @@ static inline unsigned long hotdimm_zone_cma_pages(const struct zone *zone)
 #endif
 
 /*
- * 6.11 initialises hotplugged memmaps as PageOffline (not PageReserved) and
- * makes offline_pages() leave PageOffline pages out of the managed count.
- * Before, pages kept from the buddy at onlining must be marked PageOffline
- * (and unreserved, or offlining sees them as unmovable), and the managed
- * count must be given back at MEM_GOING_OFFLINE for offline_pages() to take
- * all pages off it (and taken again at MEM_CANCEL_OFFLINE).
+ * 6.11 initialises hotplugged memmaps as PageOffline, not PageReserved
+ * (probed by Kbuild). Before, pages kept from the buddy at onlining must be
+ * marked PageOffline (and unreserved, or offlining sees them as unmovable).
  */
-#if KERNEL_VERSION(6, 11, 0) > HOTDIMM_KV
+#ifndef HOTDIMM_HAVE_ONLINE_PAGEOFFLINE
 static inline void hotdimm_keep_fresh_pages(unsigned long pfn, unsigned long nr)
 {
 	page_offline_begin();
@@ -111,12 +108,6 @@ static inline void hotdimm_release_fresh_pages(unsigned long pfn, unsigned long 
 	for (; nr--; pfn++)
 		__ClearPageOffline(pfn_to_page(pfn));
 }
-
-static inline void hotdimm_offline_adjust_managed(unsigned long pfn, unsigned long nr,
-						  bool undo)
-{
-	adjust_managed_page_count(pfn_to_page(pfn), undo ? -(long)nr : (long)nr);
-}
 #else
 /* Already PageOffline; generic_online_page() clears it. */
 static inline void hotdimm_keep_fresh_pages(unsigned long pfn, unsigned long nr)
@@ -126,7 +117,21 @@ static inline void hotdimm_keep_fresh_pages(unsigned long pfn, unsigned long nr)
 static inline void hotdimm_release_fresh_pages(unsigned long pfn, unsigned long nr)
 {
 }
+#endif
 
+/*
+ * 6.11 makes offline_pages() leave PageOffline pages out of the managed
+ * count (probed by Kbuild). Before, it takes all pages off it, so the
+ * count of our holes must be given back at MEM_GOING_OFFLINE (and taken
+ * again at MEM_CANCEL_OFFLINE).
+ */
+#ifndef HOTDIMM_HAVE_OFFLINE_UNMANAGED
+static inline void hotdimm_offline_adjust_managed(unsigned long pfn, unsigned long nr,
+						  bool undo)
+{
+	adjust_managed_page_count(pfn_to_page(pfn), undo ? -(long)nr : (long)nr);
+}
+#else
 static inline void hotdimm_offline_adjust_managed(unsigned long pfn, unsigned long nr,
 						  bool undo)
 {

@@ -6,15 +6,18 @@
  *
  *   grow:   transport plug -> add_memory_driver_managed() -> online in the
  *           zone the accounting chose (online.c)
- *   shrink: offline_and_remove_memory() -> transport unplug
+ *   shrink: offline_and_remove_memory() -> transport unplug (hotplug.c);
+ *           where a block cannot go whole, sub-block by sub-block
+ *           (subblock.c): alloc_contig_range() migrates the data away first
  *
- * Memory is only ever removed through offline_and_remove_memory(), which
- * migrates the data away first and fails (changing nothing) when it cannot.
+ * Memory leaves Linux only after its data was migrated away; an attempt
+ * that cannot migrate fails and changes nothing.
  */
 #include <linux/delay.h>
 #include <linux/idr.h>
 #include <linux/ioport.h>
 #include <linux/jiffies.h>
+#include <linux/lockdep.h>
 #include <linux/memory.h>
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
@@ -32,23 +35,8 @@ static DEFINE_IDA(hotdimm_ida);
 /* Backoff for a block that failed: 1 s, doubling, at most 60 s. */
 #define HOTDIMM_BACKOFF_BASE	HZ
 #define HOTDIMM_BACKOFF_MAX	(60 * HZ)
-/*
- * One offline attempt may isolate and migrate for this long before it is
- * abandoned (waiting for the hotplug locks does not count).
- */
-#define HOTDIMM_OFFLINE_TIMEOUT	(10 * HZ)
 /* While unloading, give each block this many offline attempts. */
 #define HOTDIMM_DRAIN_TRIES	3
-
-struct hotdimm_dev *hotdimm_find_dev(u64 addr)
-{
-	struct hotdimm_dev *hd;
-
-	list_for_each_entry(hd, &hotdimm_devs, node)
-		if (addr >= hd->start && addr - hd->start < hd->size)
-			return hd;
-	return NULL;
-}
 
 static u64 hd_addr(const struct hotdimm_dev *hd, u64 idx)
 {
@@ -271,36 +259,6 @@ static void hd_decision_dbg(struct hotdimm_dev *hd, u64 idx,
 }
 
 /*
- * Plug or unplug the runs of sub-blocks of block @idx that are not in
- * @skip, at the transport. Called from the worker.
- */
-static int hd_transport_runs(struct hotdimm_dev *hd, u64 idx, u64 skip,
-			     bool plug)
-{
-	int (*op)(struct hotdimm_dev *hd, u64 addr, u64 size) =
-		plug ? hd->ops->plug : hd->ops->unplug;
-	unsigned int sb = 0, n = hd->bk.sb_per_block, end;
-	int ret;
-
-	if (!op)
-		return 0;
-	while (sb < n) {
-		if (skip & BIT_ULL(sb)) {
-			sb++;
-			continue;
-		}
-		for (end = sb; end < n && !(skip & BIT_ULL(end)); end++)
-			;
-		ret = op(hd, hd_addr(hd, idx) + (u64)sb * hd->sb_size,
-			 (u64)(end - sb) * hd->sb_size);
-		if (ret)
-			return ret;
-		sb = end;
-	}
-	return 0;
-}
-
-/*
  * Fill up to @need holes of block @idx, lowest first. A block that is not
  * online and cannot be onlined with holes (no online-page callback) gets
  * all of them. Called from the worker.
@@ -316,7 +274,7 @@ static long hd_fill(struct hotdimm_dev *hd, u64 idx, u64 need)
 	holes = hd->bk.b[idx].holes;
 	state = hd->bk.b[idx].state;
 	spin_unlock(&hd->lock);
-	if (state < HOTDIMM_BLOCK_KERNEL && !hotdimm_sb_have_callback())
+	if (state < HOTDIMM_BLOCK_KERNEL && !hotdimm_have_callback())
 		need = U64_MAX;
 	for (sb = 0; sb < hd->bk.sb_per_block && need; sb++) {
 		if (!(holes & BIT_ULL(sb)))
@@ -331,7 +289,12 @@ static long hd_fill(struct hotdimm_dev *hd, u64 idx, u64 need)
 	return 0;
 }
 
-/* Sub-blocks holding the memmap with memmap_on_memory: never unplugged. */
+/*
+ * Sub-blocks that hold a new block's memmap with memmap_on_memory: always
+ * plugged, never unplugged. The block records them when it is plugged,
+ * and adds itself with its memmap on it only then (the parameter may
+ * change meanwhile).
+ */
 static u64 hd_memmap_pins(const struct hotdimm_dev *hd)
 {
 	u64 bytes = (hd->block_size >> PAGE_SHIFT) * sizeof(struct page);
@@ -367,7 +330,7 @@ static long hd_grow(struct hotdimm_dev *hd, u64 idx, u64 need)
 
 	if (state == HOTDIMM_BLOCK_UNPLUGGED) {
 		pins = hd_memmap_pins(hd);
-		if (need < hd->bk.sb_per_block && hotdimm_sb_have_callback()) {
+		if (need < hd->bk.sb_per_block && hotdimm_have_callback()) {
 			holes = full & ~(BIT_ULL(need) - 1) & ~pins;
 		} else if (need < hd->bk.sb_per_block && hd->ops->exact_plug) {
 			/* Cannot plug it whole and trim it: stop short. */
@@ -378,14 +341,21 @@ static long hd_grow(struct hotdimm_dev *hd, u64 idx, u64 need)
 			spin_unlock(&hd->lock);
 			return MAX_SCHEDULE_TIMEOUT;
 		}
-		ret = hd_transport_runs(hd, idx, holes, true);
+		/* Another block's transition may hold the device's lock. */
+		ret = hotdimm_hotplug_lock(hd);
+		if (!ret) {
+			ret = hotdimm_transport_runs(hd, idx, full & ~holes, true);
+			if (ret)
+				mutex_unlock(&hd->hotplug_lock);
+		}
 		if (ret)
 			return hd_failed(hd, idx, "plug", ret, false);
 		spin_lock(&hd->lock);
 		hotdimm_block_set(&hd->bk, idx, HOTDIMM_BLOCK_PLUGGED);
-		hotdimm_block_set_holes(&hd->bk, idx, holes);
+		hotdimm_set_holes(hd, idx, holes);
 		hd->bk.b[idx].pinned = pins;
 		spin_unlock(&hd->lock);
+		mutex_unlock(&hd->hotplug_lock);
 	}
 
 	hotdimm_acct_gather(hd, &in);
@@ -396,10 +366,13 @@ static long hd_grow(struct hotdimm_dev *hd, u64 idx, u64 need)
 	spin_lock(&hd->lock);
 	hd->bk.b[idx].want = zone;
 	hotdimm_block_set(&hd->bk, idx, HOTDIMM_BLOCK_OFFLINE);
+	/* The memmap goes where the block said it could when plugged. */
+	if (hd->bk.b[idx].pinned)
+		flags |= MHP_MEMMAP_ON_MEMORY;
 	spin_unlock(&hd->lock);
 
-	if (READ_ONCE(hotdimm_memmap_on_memory))
-		flags |= MHP_MEMMAP_ON_MEMORY;
+	/* Adding may online it: the memory notifier takes this lock. */
+	lockdep_assert_not_held(&hd->hotplug_lock);
 	ret = add_memory_driver_managed(hd->mgid, addr, hd->block_size,
 					hd->resource_name, flags);
 	/*
@@ -427,37 +400,11 @@ static long hd_grow(struct hotdimm_dev *hd, u64 idx, u64 need)
 }
 
 /*
- * The offline watchdog. It bounds isolation and migration only: the memory
- * notifier arms it at MEM_GOING_OFFLINE of a block the worker offlines,
- * after offline_and_remove_memory() got the device hotplug lock, so time
- * spent waiting for that lock (another device's worker, an administrator's
- * online or offline) does not count.
- *
- * It relies on offline_pages() checking signal_pending() in its migration
- * loop (and returning -EINTR): the signal is how the attempt is abandoned.
- */
-static void hd_offline_timeout(struct timer_list *t)
-{
-	struct hotdimm_dev *hd = timer_container_of(hd, t, offline_timer);
-
-	WRITE_ONCE(hd->offline_timed_out, true);
-	send_sig(SIGUSR1, hd->worker, 1);
-}
-
-void hotdimm_offline_begins(struct hotdimm_dev *hd)
-{
-	if (current == hd->worker)
-		mod_timer(&hd->offline_timer,
-			  jiffies + HOTDIMM_OFFLINE_TIMEOUT);
-}
-
-/*
  * Take block @idx out of Linux and give it back to the transport. Called
  * from the worker only (the offline watchdog signals it).
  */
 static int hd_remove_block(struct hotdimm_dev *hd, u64 idx, const char **stage)
 {
-	u64 addr = hd_addr(hd, idx);
 	u8 state;
 	int ret;
 
@@ -467,13 +414,7 @@ static int hd_remove_block(struct hotdimm_dev *hd, u64 idx, const char **stage)
 
 	*stage = "offline";
 	if (state != HOTDIMM_BLOCK_PLUGGED) {
-		/* The notifier arms the watchdog once migration starts. */
-		WRITE_ONCE(hd->offline_timed_out, false);
-		ret = offline_and_remove_memory(addr, hd->block_size);
-		hotdimm_timer_delete_sync(&hd->offline_timer);
-		flush_signals(current);
-		if (ret && READ_ONCE(hd->offline_timed_out))
-			ret = -ETIMEDOUT;
+		ret = hotdimm_remove_memory(hd, idx);
 		if (ret)
 			return ret;
 		spin_lock(&hd->lock);
@@ -482,7 +423,8 @@ static int hd_remove_block(struct hotdimm_dev *hd, u64 idx, const char **stage)
 		dev_dbg(hd->dev, "block %llu offlined and removed\n", idx);
 	}
 	*stage = "unplug";
-	ret = hd_transport_runs(hd, idx, hd->bk.b[idx].holes, false);
+	ret = hotdimm_transport_runs(hd, idx, hotdimm_sb_mask(&hd->bk) &
+				     ~hd->bk.b[idx].holes, false);
 	if (ret)
 		return ret;
 	spin_lock(&hd->lock);
@@ -525,15 +467,14 @@ static unsigned int hd_unplug_parts(struct hotdimm_dev *hd, u64 idx,
 	int ret = 0;
 
 	spin_lock(&hd->lock);
-	online = hd->bk.b[idx].state == HOTDIMM_BLOCK_KERNEL ||
-		 hd->bk.b[idx].state == HOTDIMM_BLOCK_MOVABLE;
+	online = hotdimm_state_online(hd->bk.b[idx].state);
 	skip = hd->bk.b[idx].holes | hd->bk.b[idx].pinned;
 	spin_unlock(&hd->lock);
 	*err = -EBUSY;
 	/*
-	 * Only an online block: its memmap exists while it is added (and only
-	 * this worker removes it), but pages of an offline one are not ours
-	 * to take.
+	 * Only an online block: pages of an offline one are not ours to
+	 * take. Linux may offline it while we work on it: each sub-block is
+	 * taken under the hotplug lock, which reads the state again.
 	 */
 	if (!online)
 		return 0;
@@ -558,6 +499,58 @@ static unsigned int hd_unplug_parts(struct hotdimm_dev *hd, u64 idx,
 }
 
 /*
+ * While unloading, block @idx failed to go (@err) for the
+ * HOTDIMM_DRAIN_TRIES-th time: give up on it for the rest of the unload,
+ * so that remove() returns; it says what stays. Returns true when given
+ * up. From the worker.
+ */
+static bool hd_drain_give_up(struct hotdimm_dev *hd, u64 idx, int err)
+{
+	bool give_up;
+
+	if (!hd->draining)
+		return false;
+	spin_lock(&hd->lock);
+	give_up = hd->bk.b[idx].fails + 1 >= HOTDIMM_DRAIN_TRIES;
+	if (give_up)
+		hd->bk.b[idx].retry_at = U64_MAX;
+	spin_unlock(&hd->lock);
+	if (give_up)
+		dev_dbg(hd->dev, "unload: block %llu stays (%d)\n", idx, err);
+	return give_up;
+}
+
+/*
+ * No block can go whole, and block @idx has no pages in use: it is plugged
+ * at the transport but not in Linux (the host answered busy to its unplug,
+ * then asked for part of it again), or in Linux but offline (an
+ * administrator offlined it). Unplug its top @excess sub-blocks at the
+ * transport. Without the online-page callback a block with holes cannot be
+ * onlined: a PLUGGED block is added whole instead, and its excess is
+ * unplugged once it is online. From the worker.
+ */
+static long hd_trim(struct hotdimm_dev *hd, u64 idx, u64 excess)
+{
+	u64 mask;
+	u8 state;
+	int ret;
+
+	spin_lock(&hd->lock);
+	state = hd->bk.b[idx].state;
+	mask = hotdimm_block_take_mask(&hd->bk, idx, excess);
+	spin_unlock(&hd->lock);
+	if (state == HOTDIMM_BLOCK_PLUGGED && !hotdimm_have_callback())
+		return hd_grow(hd, idx, 0);
+	ret = hotdimm_sb_trim(hd, idx, mask);
+	if (ret)
+		return hd_failed(hd, idx, "unplug", ret, true);
+	dev_dbg(hd->dev, "block %llu: %u sub-blocks unplugged while %s\n",
+		idx, hotdimm_popcount(mask),
+		state == HOTDIMM_BLOCK_PLUGGED ? "not in Linux" : "offline");
+	return 0;
+}
+
+/*
  * Shrink toward @target sub-blocks (@plugged are plugged now). Whole blocks
  * go first (the fast path: offline_and_remove_memory()); a block that cannot
  * go, or is larger than what is left to give back, gives back sub-blocks.
@@ -571,7 +564,7 @@ static long hd_shrink(struct hotdimm_dev *hd, u64 target, u64 plugged)
 	u64 now = get_jiffies_64(), excess = plugged - target, in_linux;
 	struct hotdimm_acct_input in;
 	bool kernel_ok, plugged_only;
-	long long idx, part = -1;
+	long long idx, part = -1, trim = -1;
 	const char *stage;
 	long delay;
 	u8 state;
@@ -585,6 +578,12 @@ static long hd_shrink(struct hotdimm_dev *hd, u64 target, u64 plugged)
 	plugged_only = in_linux <= target;
 	idx = hotdimm_blocks_pick_remove(&hd->bk, now, kernel_ok, plugged_only,
 					 excess);
+	if (idx < 0)
+		trim = hotdimm_blocks_pick_trim(&hd->bk, now, plugged_only);
+	if (trim >= 0) {
+		spin_unlock(&hd->lock);
+		return hd_trim(hd, trim, excess);
+	}
 	if (idx < 0 && !plugged_only)
 		part = hotdimm_blocks_pick_partial(&hd->bk, now, kernel_ok);
 	if (idx < 0 && part < 0) {
@@ -614,18 +613,8 @@ static long hd_shrink(struct hotdimm_dev *hd, u64 target, u64 plugged)
 	ret = hd_remove_block(hd, idx, &stage);
 	if (!ret)
 		return 0;
-	if (hd->draining) {
-		spin_lock(&hd->lock);
-		if (hd->bk.b[idx].fails + 1 >= HOTDIMM_DRAIN_TRIES) {
-			/* Give up on this block for the rest of the unload. */
-			hd->bk.b[idx].retry_at = U64_MAX;
-			spin_unlock(&hd->lock);
-			dev_dbg(hd->dev, "unload: block %llu stays (%d)\n",
-				idx, ret);
-			return 0;
-		}
-		spin_unlock(&hd->lock);
-	}
+	if (hd_drain_give_up(hd, idx, ret))
+		return 0;
 	/*
 	 * An online block that cannot go as a whole gives back what it can,
 	 * before it backs off (while unloading nothing is given back in
@@ -655,10 +644,10 @@ static long hd_remove_empty(struct hotdimm_dev *hd, u64 idx)
 	int ret;
 
 	ret = hd_remove_block(hd, idx, &stage);
-	if (ret)
-		hd_failed(hd, idx, stage, ret, true);
-	else
+	if (!ret)
 		dev_dbg(hd->dev, "block %llu: nothing plugged left, removed\n", idx);
+	else if (!hd_drain_give_up(hd, idx, ret))
+		hd_failed(hd, idx, stage, ret, true);
 	return 0;
 }
 
@@ -737,7 +726,7 @@ static long hd_step(struct hotdimm_dev *hd)
 		grow = hotdimm_blocks_pick_add(&hd->bk, now, false);
 		/* Without the callback, its holes must be filled first. */
 		if (grow >= 0 && hd->bk.b[grow].holes &&
-		    !hotdimm_sb_have_callback())
+		    !hotdimm_have_callback())
 			fill = true;
 		if (grow < 0 && plugged < target) {
 			grow = hotdimm_blocks_pick_fill(&hd->bk);
@@ -842,7 +831,6 @@ static int hd_probe(struct platform_device *pdev)
 	spin_lock_init(&hd->lock);
 	init_waitqueue_head(&hd->wq);
 	init_completion(&hd->drained);
-	timer_setup(&hd->offline_timer, hd_offline_timeout, 0);
 	strscpy(hd->status, "starting", sizeof(hd->status));
 
 	/*
@@ -874,6 +862,11 @@ static int hd_probe(struct platform_device *pdev)
 		goto err_free_name;
 	}
 	hd->mgid = ret;
+	ret = hotdimm_hotplug_register(hd);
+	if (ret) {
+		dev_err(&pdev->dev, "cannot register a memory notifier: %d\n", ret);
+		goto err_unregister_group;
+	}
 	hotdimm_set_requested(hd, pd->requested);
 
 	platform_set_drvdata(pdev, hd);
@@ -896,6 +889,8 @@ err_unlist:
 	spin_lock(&hotdimm_devs_lock);
 	list_del(&hd->node);
 	spin_unlock(&hotdimm_devs_lock);
+	hotdimm_hotplug_unregister(hd);
+err_unregister_group:
 	memory_group_unregister(hd->mgid);
 err_free_name:
 	kfree(hd->resource_name);
@@ -908,7 +903,7 @@ err_free_dev:
 
 /*
  * Take all memory out through the worker (it owns the offline watchdog),
- * then stop it. Blocks that cannot be offlined stay online: the kernel then
+ * then stop it and the memory notifier. Blocks that cannot be offlined stay online: the kernel then
  * still references the memory group and the resource name, so both are
  * left allocated on purpose; nothing of the module's code stays reachable.
  */
@@ -923,6 +918,7 @@ static void hd_remove(struct platform_device *pdev)
 	while (!wait_for_completion_timeout(&hd->drained, 10 * HZ))
 		dev_info(&pdev->dev, "unload: still taking memory out\n");
 	kthread_stop(hd->worker);
+	hotdimm_hotplug_unregister(hd);
 
 	spin_lock(&hotdimm_devs_lock);
 	list_del(&hd->node);

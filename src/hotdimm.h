@@ -9,6 +9,8 @@
 #include <linux/device.h>
 #include <linux/kthread.h>
 #include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/notifier.h>
 #include <linux/platform_device.h>
 #include <linux/spinlock.h>
 #include <linux/timer.h>
@@ -69,18 +71,25 @@ struct hotdimm_pdata {
 /**
  * struct hotdimm_dev - one memory device
  *
- * Locking:
- * - Memory operations of a device (plug, add, online, offline, remove,
- *   unplug) happen only in its worker thread, one at a time; remove() lets
- *   the worker drain the device and stops it before freeing anything.
- *   The worker needs no lock for that; it takes @lock to read and update
- *   the block bookkeeping that others read.
- * - @lock (spinlock) protects @bk, @requested, @broken, the status fields
- *   and @ratio. It is taken by the memory notifier (inside the kernel's
- *   hotplug locks), so nothing under it may sleep or call into memory
- *   hotplug.
- * - hotdimm_devs_lock (global spinlock) protects the device list; it nests
- *   outside @lock.
+ * Locking (outermost first; hotplug.c has the full contract):
+ * - The kernel's device hotplug lock and mem_hotplug_lock: held by whoever
+ *   onlines or offlines a block (an administrator, udev, hotdimm's worker
+ *   through sysfs or offline_and_remove_memory()).
+ * - @hotplug_lock (mutex): one span of the kernel's two-phase online or
+ *   offline of one of this device's blocks (the memory notifier holds it
+ *   from MEM_GOING_* to the end of the transition), or one sub-block plug
+ *   or unplug of a block in Linux by the worker. It covers the holes of
+ *   blocks in Linux and everything the online-page callback and the
+ *   notifier do with their pages. The worker never holds it across its own
+ *   onlining, add_memory_driver_managed() or offline_and_remove_memory():
+ *   those enter the notifier themselves.
+ * - @lock (spinlock): the block bookkeeping others read (@bk), @requested,
+ *   @broken, the status fields and @ratio; single reads and updates only.
+ *   Nothing under it sleeps or calls into memory hotplug.
+ * - hotdimm_devs_lock (global spinlock): the device list; outside @lock.
+ * Memory operations of a device (plug, add, online, offline, remove,
+ * unplug) are started only by its worker thread, one at a time; remove()
+ * lets the worker drain the device and stops it before freeing anything.
  */
 struct hotdimm_dev {
 	struct device *dev;
@@ -96,6 +105,11 @@ struct hotdimm_dev {
 	int mgid;			/* memory group id */
 	const char *resource_name;	/* kept alive while memory is added */
 
+	struct mutex hotplug_lock;	/* see Locking above */
+	struct notifier_block memory_nb;	/* hotplug.c */
+	long long span_idx;		/* block in a kernel transition, or -1 */
+	bool span_dropped;		/* its holes' references were dropped */
+	bool removing;			/* refuse new transitions (hotplug.c) */
 	spinlock_t lock;		/* see Locking above */
 	struct hotdimm_blocks bk;
 	u64 requested;			/* bytes, as the transport/user asked */
@@ -118,17 +132,28 @@ struct hotdimm_dev {
 	bool offline_timed_out;
 };
 
+/* Is a block in @state online (in a zone)? */
+static inline bool hotdimm_state_online(u8 state)
+{
+	return state == HOTDIMM_BLOCK_KERNEL || state == HOTDIMM_BLOCK_MOVABLE;
+}
+
+/* Physical address of sub-block @sb of block @idx. */
+static inline u64 hotdimm_sb_addr(const struct hotdimm_dev *hd, u64 idx,
+				  unsigned int sb)
+{
+	return hd->start + idx * hd->block_size + (u64)sb * hd->sb_size;
+}
+
 /* Module parameters (main.c). */
 extern unsigned int hotdimm_movable_ratio;
 extern bool hotdimm_numa_aware;
 extern int hotdimm_online_policy;
 extern bool hotdimm_memmap_on_memory;
 
-/* Device list (core.c), walked by the memory notifier. */
+/* Device list (core.c), walked by the zone statistics. */
 extern struct list_head hotdimm_devs;
 extern spinlock_t hotdimm_devs_lock;
-/* The device owning physical address @addr, or NULL. hotdimm_devs_lock held. */
-struct hotdimm_dev *hotdimm_find_dev(u64 addr);
 
 /* core.c */
 int hotdimm_core_init(void);
@@ -146,12 +171,6 @@ void hotdimm_set_status(struct hotdimm_dev *hd, const char *fmt, ...)
 	__printf(2, 3);
 /* Fill @buf with "state[; note]"; takes hd->lock. */
 void hotdimm_get_status(struct hotdimm_dev *hd, char *buf, size_t len);
-/*
- * MEM_GOING_OFFLINE of one of @hd's blocks: when its worker is the one
- * offlining, arm the offline watchdog. Called from the memory notifier
- * with hd->lock held.
- */
-void hotdimm_offline_begins(struct hotdimm_dev *hd);
 /* Allocate a platform device id shared by all transports. */
 int hotdimm_register_device(struct device *parent,
 			    const struct hotdimm_pdata *pdata,
@@ -174,14 +193,22 @@ struct file *hotdimm_sysfs_open(const char *path, int flags);
 int hotdimm_online_block(struct hotdimm_dev *hd, u64 idx,
 			 enum hotdimm_zone zone);
 
-/* subblock.c: plugging and unplugging parts of online blocks. */
-int hotdimm_sb_init(void);
-void hotdimm_sb_exit(void);
-bool hotdimm_sb_have_callback(void);
+/* hotplug.c: the kernel's transitions of hotdimm's blocks, as spans. */
+int hotdimm_hotplug_init(void);
+void hotdimm_hotplug_exit(void);
+bool hotdimm_have_callback(void);
+int hotdimm_hotplug_lock(struct hotdimm_dev *hd);
+int hotdimm_hotplug_register(struct hotdimm_dev *hd);
+void hotdimm_hotplug_unregister(struct hotdimm_dev *hd);
+int hotdimm_remove_memory(struct hotdimm_dev *hd, u64 idx);
+void hotdimm_set_holes(struct hotdimm_dev *hd, u64 idx, u64 holes);
+
+/* subblock.c: plugging and unplugging parts of blocks. */
+int hotdimm_transport_runs(struct hotdimm_dev *hd, u64 idx, u64 mask,
+			   bool plug);
 int hotdimm_sb_unplug_online(struct hotdimm_dev *hd, u64 idx, unsigned int sb);
 int hotdimm_sb_plug(struct hotdimm_dev *hd, u64 idx, unsigned int sb);
-void hotdimm_sb_going_offline(struct hotdimm_dev *hd, u64 idx, u64 holes,
-			      bool undo);
+int hotdimm_sb_trim(struct hotdimm_dev *hd, u64 idx, u64 mask);
 
 /* sysfs.c */
 extern const struct attribute_group *hotdimm_dev_groups[];

@@ -84,12 +84,12 @@ static int __init hotdimm_init(void)
 	ret = hotdimm_online_init();
 	if (ret)
 		return ret;
-	ret = hotdimm_sb_init();
+	ret = hotdimm_hotplug_init();
 	if (ret)
 		goto err_online;
 	ret = hotdimm_core_init();
 	if (ret)
-		goto err_sb;
+		goto err_hotplug;
 	ret = hotdimm_emulated_init(dimms);
 	if (ret)
 		goto err_core;
@@ -105,8 +105,8 @@ err_emulated:
 	hotdimm_emulated_exit();
 err_core:
 	hotdimm_core_exit();
-err_sb:
-	hotdimm_sb_exit();
+err_hotplug:
+	hotdimm_hotplug_exit();
 err_online:
 	hotdimm_online_exit();
 	return ret;
@@ -117,7 +117,7 @@ static void __exit hotdimm_exit(void)
 	hotdimm_virtio_exit();
 	hotdimm_emulated_exit();
 	hotdimm_core_exit();
-	hotdimm_sb_exit();
+	hotdimm_hotplug_exit();
 	hotdimm_online_exit();
 	pr_info("unloaded\n");
 }

@@ -13,9 +13,10 @@
  * What it relies on (verified in guests on 6.1, 6.12 and 7.3):
  *  1. A memory notifier sees MEM_GOING_ONLINE after the zone has been
  *     assigned; NOTIFY_BAD cancels that onlining cleanly and the block stays
- *     offline. While the driver steers a block (block->want is set), an
- *     onlining into any other zone is refused: this catches the kernel's
- *     auto-onlining inside add_memory_driver_managed() and udev rules.
+ *     offline. While the driver steers a block (block->want is set), the
+ *     notifier (hotplug.c) refuses an onlining into any other zone: this
+ *     catches the kernel's auto-onlining inside add_memory_driver_managed()
+ *     and udev rules.
  *  2. Writing "online_movable" / "online_kernel" to the block's sysfs state
  *     file from a kernel thread onlines it into that zone. The file is
  *     opened through hotdimm's own internal sysfs mount: a kernel thread's
@@ -24,21 +25,22 @@
  *     only trylocks the device hotplug lock and, when contended, returns
  *     -ERESTARTNOINTR with TIF_SIGPENDING set on the caller: we flush the
  *     signal and retry. This must not run under any lock the hotplug path
- *     takes (the notifier takes hotdimm_devs_lock and hd->lock), nor from a
+ *     takes (the notifier takes hd->hotplug_lock and hd->lock), nor from a
  *     notifier.
  *  3. MEM_ONLINE / MEM_OFFLINE tell the real zone of every block, whoever
  *     onlined or offlined it: an administrator's choice is recorded, never
  *     undone (steering ends once a block is online).
- *  4. Blocks with holes (subblock.c): MEM_GOING_OFFLINE / MEM_CANCEL_OFFLINE
- *     drop and retake our reference to the holes' pages; MEM_GOING_ONLINE
- *     is refused while a block has holes and the online-page callback is
- *     not ours.
+ *  4. Blocks with holes (subblock.c, hotplug.c): MEM_GOING_OFFLINE /
+ *     MEM_CANCEL_OFFLINE drop and retake our reference to the holes' pages;
+ *     MEM_GOING_ONLINE is refused while a block has holes and the
+ *     online-page callback is not ours.
  *
  * When the kernel grows an API to add memory into a given zone, (2) and the
  * refusal in (1) collapse into that call.
  */
 #include <linux/delay.h>
 #include <linux/fs.h>
+#include <linux/lockdep.h>
 #include <linux/memory.h>
 #include <linux/mm.h>
 #include <linux/mount.h>
@@ -62,106 +64,6 @@ struct file *hotdimm_sysfs_open(const char *path, int flags)
 	return file_open_root_mnt(hd_sysfs, path, flags, 0);
 }
 
-static enum hotdimm_block_state hd_zone_state(unsigned long pfn)
-{
-	return page_zonenum(pfn_to_page(pfn)) == ZONE_MOVABLE ?
-	       HOTDIMM_BLOCK_MOVABLE : HOTDIMM_BLOCK_KERNEL;
-}
-
-static enum hotdimm_zone hd_zone_of(enum hotdimm_block_state state)
-{
-	return state == HOTDIMM_BLOCK_MOVABLE ? HOTDIMM_ZONE_MOVABLE :
-	       HOTDIMM_ZONE_KERNEL;
-}
-
-/* Caller holds hotdimm_devs_lock. */
-static int hd_memory_notify(struct notifier_block *nb, unsigned long action,
-			    void *arg)
-{
-	const struct memory_notify *mn = arg;
-	u64 addr = PFN_PHYS(mn->start_pfn);
-	enum hotdimm_block_state zone;
-	struct hotdimm_block *b;
-	struct hotdimm_dev *hd;
-	int ret = NOTIFY_OK;
-	u64 idx;
-
-	if (action != MEM_GOING_ONLINE && action != MEM_ONLINE &&
-	    action != MEM_OFFLINE && action != MEM_GOING_OFFLINE &&
-	    action != MEM_CANCEL_OFFLINE)
-		return NOTIFY_OK;
-
-	spin_lock(&hotdimm_devs_lock);
-	hd = hotdimm_find_dev(addr);
-	if (!hd)
-		goto out;
-	/* With memmap_on_memory, start_pfn lies past the block's memmap. */
-	idx = (addr - hd->start) / hd->block_size;
-	spin_lock(&hd->lock);
-	b = &hd->bk.b[idx];
-	switch (action) {
-	case MEM_GOING_ONLINE:
-		/*
-		 * Without the online-page callback, onlining would hand the
-		 * holes' pages (unplugged at the transport) to the buddy
-		 * allocator: refuse it. hotdimm fills the holes first.
-		 */
-		if (b->holes && !hotdimm_sb_have_callback()) {
-			dev_dbg(hd->dev, "block %llu: refusing to online it with unplugged parts\n",
-				idx);
-			ret = NOTIFY_BAD;
-			break;
-		}
-		zone = hd_zone_state(mn->start_pfn);
-		if (b->want == HOTDIMM_ZONE_NONE)
-			break;
-		if (hd_zone_of(zone) != b->want) {
-			dev_dbg(hd->dev,
-				"block %llu: refusing to online into the %s zone, hotdimm onlines it as %s\n",
-				idx, zone == HOTDIMM_BLOCK_MOVABLE ?
-				"movable" : "kernel",
-				b->want == HOTDIMM_ZONE_MOVABLE ?
-				"movable" : "kernel");
-			ret = NOTIFY_BAD;
-		}
-		break;
-	case MEM_ONLINE:
-		zone = hd_zone_state(mn->start_pfn);
-		/* Only blocks the driver added; others are not ours yet. */
-		if (b->state >= HOTDIMM_BLOCK_OFFLINE) {
-			hotdimm_block_set(&hd->bk, idx, zone);
-			dev_dbg(hd->dev, "block %llu online (%s)\n", idx,
-				zone == HOTDIMM_BLOCK_MOVABLE ? "movable" : "kernel");
-		}
-		break;
-	case MEM_GOING_OFFLINE:
-		if (b->state >= HOTDIMM_BLOCK_OFFLINE)
-			hotdimm_offline_begins(hd);
-		fallthrough;
-	case MEM_CANCEL_OFFLINE:
-		if (b->holes && b->state > HOTDIMM_BLOCK_OFFLINE)
-			hotdimm_sb_going_offline(hd, idx, b->holes,
-						 action == MEM_CANCEL_OFFLINE);
-		break;
-	case MEM_OFFLINE:
-		if (b->state >= HOTDIMM_BLOCK_OFFLINE) {
-			hotdimm_block_set(&hd->bk, idx, HOTDIMM_BLOCK_OFFLINE);
-			dev_dbg(hd->dev, "block %llu offline\n", idx);
-		}
-		break;
-	}
-	spin_unlock(&hd->lock);
-out:
-	spin_unlock(&hotdimm_devs_lock);
-	return ret;
-}
-
-static struct notifier_block hd_memory_nb = {
-	.notifier_call = hd_memory_notify,
-	/* Refuse a wrong zone before other notifiers prepare the block. */
-	.priority = 100,
-};
-
 /*
  * Online block @idx of @hd into @zone through its sysfs state file.
  *
@@ -179,6 +81,8 @@ int hotdimm_online_block(struct hotdimm_dev *hd, u64 idx, enum hotdimm_zone zone
 	ssize_t ret;
 	int tries;
 
+	/* Onlining enters the memory notifier, which takes this lock. */
+	lockdep_assert_not_held(&hd->hotplug_lock);
 	snprintf(path, sizeof(path), "devices/system/memory/memory%llu/state",
 		 addr / memory_block_size_bytes());
 	f = hotdimm_sysfs_open(path, O_WRONLY);
@@ -224,18 +128,10 @@ int hotdimm_online_init(void)
 		pr_err("cannot mount sysfs internally: %d\n", ret);
 		return ret;
 	}
-	ret = register_memory_notifier(&hd_memory_nb);
-	if (ret)
-		goto err_unmount;
 	return 0;
-
-err_unmount:
-	kern_unmount(hd_sysfs);
-	return ret;
 }
 
 void hotdimm_online_exit(void)
 {
-	unregister_memory_notifier(&hd_memory_nb);
 	kern_unmount(hd_sysfs);
 }

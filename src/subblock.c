@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Sub-block mechanism: plugging and unplugging parts of a memory block that
- * is online, so that the host gets back every free sub-block (2 MiB on
- * x86-64) of a block that cannot be offlined as a whole, and a request is
- * honoured to the sub-block. The worker (core.c) decides which sub-blocks;
- * this file only knows how.
+ * Sub-block mechanism: plugging and unplugging parts of a memory block, so
+ * that the host gets back every free sub-block (the larger of a pageblock
+ * and the device block; 2 MiB on x86-64 with QEMU's default virtio-mem) of
+ * a block that cannot be offlined as a whole, and a request is honoured to
+ * the sub-block. The worker (core.c) decides which sub-blocks; this file
+ * only knows how.
  *
  * A sub-block that is not plugged at the transport (a "hole") of an online
  * block has pages that hotdimm owns: PageOffline, reference count 1, never
@@ -20,30 +21,20 @@
  *    in the whole system; when another driver (the in-tree virtio_mem,
  *    hv_balloon) holds it, blocks with holes are never onlined: new blocks
  *    are plugged whole and their tail unplugged once online.
- * The memory notifier (online.c) drops our reference to the holes' pages at
- * MEM_GOING_OFFLINE, so that a block with holes can still be offlined, and
- * takes it back at MEM_CANCEL_OFFLINE.
+ * The memory notifier (hotplug.c) drops our reference to the holes' pages
+ * at MEM_GOING_OFFLINE, so that a block with holes can still be offlined,
+ * and takes it back at MEM_CANCEL_OFFLINE. Every function here that
+ * changes a block's holes does so under hd->hotplug_lock, after reading
+ * the block's state under it: Linux cannot online or offline the block in
+ * between (hotplug.c has the lock contract).
  */
 #include <linux/gfp.h>
+#include <linux/lockdep.h>
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
-#include <linux/page_ref.h>
 
 #include "compat.h"
 #include "hotdimm.h"
-
-/* The online-page callback is ours (set at load, restored at unload). */
-static bool hd_have_callback;
-
-bool hotdimm_sb_have_callback(void)
-{
-	return hd_have_callback;
-}
-
-static u64 hd_sb_addr(const struct hotdimm_dev *hd, u64 idx, unsigned int sb)
-{
-	return hd->start + idx * hd->block_size + (u64)sb * hd->sb_size;
-}
 
 /* Mark pages we took from the buddy allocator as ours. */
 static void hd_set_offline(unsigned long pfn, unsigned long nr)
@@ -60,28 +51,85 @@ static void hd_clear_offline(unsigned long pfn, unsigned long nr)
 		__ClearPageOffline(pfn_to_page(pfn));
 }
 
+/* Block @idx's state and holes. Caller holds hd->hotplug_lock. */
+static u8 hd_sb_state(struct hotdimm_dev *hd, u64 idx, u64 *holes)
+{
+	u8 state;
+
+	lockdep_assert_held(&hd->hotplug_lock);
+	spin_lock(&hd->lock);
+	state = hd->bk.b[idx].state;
+	*holes = hd->bk.b[idx].holes;
+	spin_unlock(&hd->lock);
+	return state;
+}
+
 /*
- * Take sub-block @sb of online block @idx from Linux and unplug it at the
- * transport. Returns 0, -EBUSY when its pages cannot be migrated now,
- * -ENOMEM, or the transport's error (everything undone then).
+ * Plug (@plug) or unplug the runs of sub-blocks of block @idx in @mask at
+ * the transport, one request per run. No pages are involved.
  *
  * Context: the device's worker, no spinlock held.
  */
+int hotdimm_transport_runs(struct hotdimm_dev *hd, u64 idx, u64 mask, bool plug)
+{
+	int (*op)(struct hotdimm_dev *hd, u64 addr, u64 size) =
+		plug ? hd->ops->plug : hd->ops->unplug;
+	unsigned int sb = 0, n = hd->bk.sb_per_block, end;
+	int ret;
+
+	if (!op)
+		return 0;
+	while (sb < n) {
+		if (!(mask & BIT_ULL(sb))) {
+			sb++;
+			continue;
+		}
+		for (end = sb; end < n && (mask & BIT_ULL(end)); end++)
+			;
+		ret = op(hd, hotdimm_sb_addr(hd, idx, sb),
+			 (u64)(end - sb) * hd->sb_size);
+		if (ret)
+			return ret;
+		sb = end;
+	}
+	return 0;
+}
+
+/*
+ * Take sub-block @sb of online block @idx from Linux and unplug it at the
+ * transport. Returns 0, -EBUSY when its pages cannot be migrated now,
+ * -ENOMEM, -EINTR when the block is no longer online (Linux offlined it
+ * while we waited for the lock: the worker decides again) or the wait was
+ * interrupted, or the transport's error (everything undone then).
+ *
+ * Context: the device's worker, no hotdimm lock held.
+ */
 int hotdimm_sb_unplug_online(struct hotdimm_dev *hd, u64 idx, unsigned int sb)
 {
-	u64 addr = hd_sb_addr(hd, idx, sb);
+	u64 addr = hotdimm_sb_addr(hd, idx, sb), holes;
 	unsigned long pfn = PHYS_PFN(addr), nr = hd->sb_size >> PAGE_SHIFT;
-	bool movable = is_zone_movable_page(pfn_to_page(pfn));
+	bool movable;
 	int ret, tries;
 
+	ret = hotdimm_hotplug_lock(hd);
+	if (ret)
+		return ret;
+	if (!hotdimm_state_online(hd_sb_state(hd, idx, &holes)) ||
+	    (holes & BIT_ULL(sb))) {
+		ret = -EINTR;
+		goto out;
+	}
 	/* ZONE_MOVABLE promises migration: retry transient failures there. */
+	movable = is_zone_movable_page(pfn_to_page(pfn));
 	for (tries = 0; tries < (movable ? 3 : 1); tries++) {
 		ret = hotdimm_alloc_contig_range(pfn, pfn + nr);
 		if (!ret || ret == -ENOMEM)
 			break;
 	}
-	if (ret)
-		return ret == -ENOMEM ? ret : -EBUSY;
+	if (ret) {
+		ret = ret == -ENOMEM ? ret : -EBUSY;
+		goto out;
+	}
 	hd_set_offline(pfn, nr);
 	adjust_managed_page_count(pfn_to_page(pfn), -(long)nr);
 
@@ -90,42 +138,46 @@ int hotdimm_sb_unplug_online(struct hotdimm_dev *hd, u64 idx, unsigned int sb)
 		hd_clear_offline(pfn, nr);
 		free_contig_range(pfn, nr);
 		adjust_managed_page_count(pfn_to_page(pfn), nr);
-		return ret;
+		goto out;
 	}
 	spin_lock(&hd->lock);
-	hotdimm_block_set_holes(&hd->bk, idx, hd->bk.b[idx].holes | BIT_ULL(sb));
+	hotdimm_set_holes(hd, idx, holes | BIT_ULL(sb));
 	spin_unlock(&hd->lock);
-	return 0;
+out:
+	mutex_unlock(&hd->hotplug_lock);
+	return ret;
 }
 
 /*
  * Plug hole @sb of block @idx at the transport and, if the block is online,
- * give its pages to the buddy allocator. Context as above.
+ * give its pages to the buddy allocator. An offline block keeps its pages
+ * offline: onlining initialises them. Returns 0 (also when it was no
+ * longer a hole) or the transport's error. Context as above.
  */
 int hotdimm_sb_plug(struct hotdimm_dev *hd, u64 idx, unsigned int sb)
 {
-	u64 addr = hd_sb_addr(hd, idx, sb);
+	u64 addr = hotdimm_sb_addr(hd, idx, sb), holes;
 	unsigned long pfn = PHYS_PFN(addr), nr = hd->sb_size >> PAGE_SHIFT;
-	bool online, fresh;
 	unsigned long i, chunk;
+	bool fresh;
+	u8 state;
 	int ret;
 
-	ret = hd->ops->plug ? hd->ops->plug(hd, addr, hd->sb_size) : 0;
+	ret = hotdimm_hotplug_lock(hd);
 	if (ret)
 		return ret;
+	state = hd_sb_state(hd, idx, &holes);
+	if (!(holes & BIT_ULL(sb)))
+		goto out;
+	ret = hd->ops->plug ? hd->ops->plug(hd, addr, hd->sb_size) : 0;
+	if (ret)
+		goto out;
 	spin_lock(&hd->lock);
-	online = hd->bk.b[idx].state == HOTDIMM_BLOCK_KERNEL ||
-		 hd->bk.b[idx].state == HOTDIMM_BLOCK_MOVABLE;
 	fresh = hd->bk.b[idx].fresh & BIT_ULL(sb);
-	hotdimm_block_set_holes(&hd->bk, idx, hd->bk.b[idx].holes & ~BIT_ULL(sb));
+	hotdimm_set_holes(hd, idx, holes & ~BIT_ULL(sb));
 	spin_unlock(&hd->lock);
-	/*
-	 * An offline block keeps its pages offline; onlining initialises
-	 * them. While we hold the pages (reference 1), the block cannot go
-	 * offline under us.
-	 */
-	if (!online)
-		return 0;
+	if (!hotdimm_state_online(state))
+		goto out;
 	if (fresh) {
 		/* Never onlined: the way onlining would have done it. */
 		chunk = min_t(unsigned long, nr, MAX_ORDER_NR_PAGES);
@@ -133,93 +185,50 @@ int hotdimm_sb_plug(struct hotdimm_dev *hd, u64 idx, unsigned int sb)
 			hotdimm_release_fresh_pages(pfn + i, chunk);
 			generic_online_page(pfn_to_page(pfn + i), ilog2(chunk));
 		}
-		return 0;
+		goto out;
 	}
 	hd_clear_offline(pfn, nr);
 	free_contig_range(pfn, nr);
 	adjust_managed_page_count(pfn_to_page(pfn), nr);
-	return 0;
+out:
+	mutex_unlock(&hd->hotplug_lock);
+	return ret;
 }
 
 /*
- * Online-page callback: hand plugged parts of a range to the buddy
- * allocator, keep holes of hotdimm blocks ("fresh" holes). Called by
- * online_pages() with the hotplug locks held; takes only spinlocks.
+ * Unplug the sub-blocks in @mask of block @idx, which has no pages in use:
+ * plugged at the transport but not in Linux (PLUGGED), or offline. They
+ * become holes; no pages are involved (onlining keeps holes out of the
+ * buddy allocator). Returns 0, -EINTR when the block is in neither state
+ * any more (the worker decides again), or the transport's error. Context
+ * as above.
  */
-static void hd_online_page_cb(struct page *page, unsigned int order)
+int hotdimm_sb_trim(struct hotdimm_dev *hd, u64 idx, u64 mask)
 {
-	u64 addr = PFN_PHYS(page_to_pfn(page)), end = addr + (PAGE_SIZE << order);
-	unsigned long chunk_pages;
-	struct hotdimm_dev *hd;
-	u64 holes = 0, idx, a;
+	u64 holes;
+	u8 state;
+	int ret;
 
-	spin_lock(&hotdimm_devs_lock);
-	hd = hotdimm_find_dev(addr);
-	if (hd) {
-		idx = (addr - hd->start) / hd->block_size;
-		spin_lock(&hd->lock);
-		holes = hd->bk.b[idx].holes;
-		hd->bk.b[idx].fresh = holes;
-		spin_unlock(&hd->lock);
-	}
-	spin_unlock(&hotdimm_devs_lock);
-	if (!holes) {
-		generic_online_page(page, order);
-		return;
-	}
-	/* Sub-blocks are pageblock aligned: so is every chunk. */
-	chunk_pages = min_t(unsigned long, 1UL << order, hd->sb_size >> PAGE_SHIFT);
-	for (a = addr; a < end; a += PFN_PHYS(chunk_pages)) {
-		unsigned int sb = (a - hd->start - idx * hd->block_size) / hd->sb_size;
-
-		if (holes & BIT_ULL(sb))
-			hotdimm_keep_fresh_pages(PHYS_PFN(a), chunk_pages);
-		else
-			generic_online_page(pfn_to_page(PHYS_PFN(a)),
-					    ilog2(chunk_pages));
-	}
-}
-
-/*
- * MEM_GOING_OFFLINE of a block with @holes: drop our reference to their
- * pages so that offlining treats them as free; MEM_CANCEL_OFFLINE (@undo)
- * takes it back. Called from the memory notifier under hd->lock.
- */
-void hotdimm_sb_going_offline(struct hotdimm_dev *hd, u64 idx, u64 holes,
-			      bool undo)
-{
-	unsigned long nr = hd->sb_size >> PAGE_SHIFT, pfn, i;
-	unsigned int sb;
-
-	for (sb = 0; sb < hd->bk.sb_per_block; sb++) {
-		if (!(holes & BIT_ULL(sb)))
-			continue;
-		pfn = PHYS_PFN(hd_sb_addr(hd, idx, sb));
-		hotdimm_offline_adjust_managed(pfn, nr, undo);
-		for (i = 0; i < nr; i++) {
-			struct page *page = pfn_to_page(pfn + i);
-
-			if (undo)
-				page_ref_inc(page);
-			else if (WARN_ON_ONCE(!page_ref_dec_and_test(page)))
-				dump_page(page, "hotdimm: unplugged page referenced");
-		}
-	}
-}
-
-int hotdimm_sb_init(void)
-{
-	int ret = set_online_page_callback(hd_online_page_cb);
-
-	hd_have_callback = !ret;
+	ret = hotdimm_hotplug_lock(hd);
 	if (ret)
-		pr_info("the online-page callback belongs to another driver (virtio_mem or hv_balloon loaded first): blocks are added whole, partial blocks only by unplugging parts of online blocks\n");
-	return 0;
-}
-
-void hotdimm_sb_exit(void)
-{
-	if (hd_have_callback)
-		restore_online_page_callback(hd_online_page_cb);
-	hd_have_callback = false;
+		return ret;
+	state = hd_sb_state(hd, idx, &holes);
+	if (state != HOTDIMM_BLOCK_PLUGGED && state != HOTDIMM_BLOCK_OFFLINE) {
+		ret = -EINTR;
+		goto out;
+	}
+	mask &= ~holes;
+	ret = hotdimm_transport_runs(hd, idx, mask, false);
+	if (ret)
+		goto out;
+	spin_lock(&hd->lock);
+	hotdimm_set_holes(hd, idx, holes | mask);
+	/* Nothing plugged left: a block out of Linux is unplugged. */
+	if (state == HOTDIMM_BLOCK_PLUGGED &&
+	    hd->bk.b[idx].holes == hotdimm_sb_mask(&hd->bk))
+		hotdimm_block_set(&hd->bk, idx, HOTDIMM_BLOCK_UNPLUGGED);
+	spin_unlock(&hd->lock);
+out:
+	mutex_unlock(&hd->hotplug_lock);
+	return ret;
 }

@@ -10,10 +10,10 @@
  * memory is never touched while it is unplugged. The transport reports the
  * host's requested size to the core with hotdimm_set_requested().
  *
- * Requests: PLUG/UNPLUG for a whole memory block at a time (many device
- * blocks in one request), UNPLUG_ALL to reset a device that was left with
- * plugged memory (reload, kexec), STATE to double-check a range after a
- * device error and after UNPLUG_ALL.
+ * Requests: PLUG/UNPLUG for a run of device blocks at a time (a whole
+ * memory block, or sub-blocks of one), UNPLUG_ALL to reset a device that
+ * was left with plugged memory (reload, kexec), STATE to double-check a
+ * range after a device error, a short UNPLUG response and UNPLUG_ALL.
  *
  * Responses are mapped to errnos for hotdimm_classify_error(), the single
  * place where errors are classified:
@@ -152,7 +152,8 @@ static void vmem_vq_done(struct virtqueue *vq)
 /*
  * Send one request and wait for the response. Returns the response type
  * (VIRTIO_MEM_RESP_*) and, for STATE, the state in @state; or a negative
- * errno when the request could not be queued or the response is short.
+ * errno when the request could not be queued, -EPROTO when the response
+ * is short (the device may have acted on it).
  */
 static int vmem_send(struct vmem *vm, u16 type, u64 addr, u64 nb_blocks,
 		     u16 *state)
@@ -208,7 +209,7 @@ static int vmem_send(struct vmem *vm, u16 type, u64 addr, u64 nb_blocks,
 	if (len < hotdimm_vmem_resp_len(type == VIRTIO_MEM_REQ_STATE)) {
 		dev_err(&vdev->dev, "%s: short response (%u bytes), treating it as a device error\n",
 			vmem_req_name(type), len);
-		ret = -EIO;
+		ret = -EPROTO;
 		goto out;
 	}
 	ret = virtio16_to_cpu(vdev, vm->resp.type);
@@ -342,6 +343,41 @@ static int vmem_explain_error(struct vmem *vm, u16 type, u64 addr, u64 size)
 	return state;
 }
 
+/*
+ * An UNPLUG of [@addr, @addr + @size) got a short response: the device may
+ * have acted on it. Ask it (STATE) before anyone gives the pages back to
+ * Linux: 0 when all of it is unplugged now, -EIO when none of it is.
+ * Partly unplugged, or of unknown state: the device blocks still plugged
+ * are unplugged one by one, and the range counts as unplugged either way
+ * (memory the host may have taken is never used again).
+ */
+static int vmem_unplug_settle(struct vmem *vm, u64 addr, u64 size)
+{
+	struct device *dev = &vm->vdev->dev;
+	int state = vmem_state(vm, addr, size);
+	u64 off;
+
+	switch (hotdimm_vmem_unplug_verdict(state)) {
+	case HOTDIMM_VMEM_UNPLUG_DONE:
+		return 0;
+	case HOTDIMM_VMEM_UNPLUG_NOT_DONE:
+		return -EIO;
+	case HOTDIMM_VMEM_UNPLUG_RETRY:
+		break;
+	}
+	for (off = 0; off < size; off += vm->dev_block_size) {
+		state = vmem_state(vm, addr + off, vm->dev_block_size);
+		if (state == VIRTIO_MEM_STATE_PLUGGED &&
+		    vmem_send(vm, VIRTIO_MEM_REQ_UNPLUG, addr + off, 1, NULL) ==
+		    VIRTIO_MEM_RESP_ACK)
+			state = VIRTIO_MEM_STATE_UNPLUGGED;
+		if (state != VIRTIO_MEM_STATE_UNPLUGGED)
+			dev_err(dev, "0x%llx: state unknown after a short UNPLUG response; it stays out of Linux (a reload resets the device)\n",
+				addr + off);
+	}
+	return 0;
+}
+
 /* One PLUG or UNPLUG request for at most U16_MAX device blocks. */
 static int vmem_change_one(struct vmem *vm, u16 type, u64 addr, u64 size)
 {
@@ -350,9 +386,11 @@ static int vmem_change_one(struct vmem *vm, u16 type, u64 addr, u64 size)
 
 	resp = vmem_send(vm, type, addr, size / vm->dev_block_size, NULL);
 	dev_dbg(dev, "%s 0x%llx-0x%llx: %s\n", vmem_req_name(type), addr,
-		addr + size - 1, resp < 0 ? "not sent" : vmem_resp_name(resp));
+		addr + size - 1, resp < 0 ? "no valid response" : vmem_resp_name(resp));
+	if (resp == -EPROTO && type == VIRTIO_MEM_REQ_UNPLUG)
+		return vmem_unplug_settle(vm, addr, size);
 	if (resp < 0)
-		return resp;
+		return resp == -EPROTO ? -EIO : resp;
 
 	switch (resp) {
 	case VIRTIO_MEM_RESP_ACK:

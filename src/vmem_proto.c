@@ -11,6 +11,18 @@ u32 hotdimm_vmem_resp_len(bool state_request)
 	       HOTDIMM_VMEM_RESP_TYPE_LEN;
 }
 
+enum hotdimm_vmem_unplug_verdict hotdimm_vmem_unplug_verdict(int state)
+{
+	switch (state) {
+	case 0:		/* VIRTIO_MEM_STATE_PLUGGED */
+		return HOTDIMM_VMEM_UNPLUG_NOT_DONE;
+	case 1:		/* VIRTIO_MEM_STATE_UNPLUGGED */
+		return HOTDIMM_VMEM_UNPLUG_DONE;
+	default:	/* mixed, or unknown */
+		return HOTDIMM_VMEM_UNPLUG_RETRY;
+	}
+}
+
 int hotdimm_vmem_read_cfg(const struct hotdimm_vmem_cfg_ops *ops, void *ctx,
 			  struct hotdimm_vmem_cfg *cfg)
 {

@@ -98,5 +98,13 @@ int main(void)
 	cfg.requested = 3 * GiB;
 	CHECK("request beyond the usable region is refused",
 	      hotdimm_vmem_check_cfg(8 * GiB, &cfg) != NULL, "accepted");
+	CHECK("short UNPLUG, STATE unplugged: done",
+	      hotdimm_vmem_unplug_verdict(1) == HOTDIMM_VMEM_UNPLUG_DONE, "no");
+	CHECK("short UNPLUG, STATE plugged: not done, pages may come back",
+	      hotdimm_vmem_unplug_verdict(0) == HOTDIMM_VMEM_UNPLUG_NOT_DONE, "no");
+	CHECK("short UNPLUG, STATE mixed: never given back",
+	      hotdimm_vmem_unplug_verdict(2) == HOTDIMM_VMEM_UNPLUG_RETRY, "no");
+	CHECK("short UNPLUG, STATE failed: never given back",
+	      hotdimm_vmem_unplug_verdict(-5) == HOTDIMM_VMEM_UNPLUG_RETRY, "no");
 	return check_failed;
 }
