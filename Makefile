@@ -5,8 +5,10 @@
 #
 #   make [KDIR=...]        build hotdimm.ko (and hotdimmctl)
 #   make check             unit, build, lint, DKMS and guest tests
-#   make soak              random resizes under load, 1000 per transport
-#                          and kernel (RESIZES=, SEED=, KERNEL= to change)
+#   make soak              random resizes under load and the race lane
+#                          (administrator online/offline racing resizes),
+#                          1000 per transport and kernel (RESIZES=, SEED=,
+#                          KERNEL= to change)
 #   make check-debug       guest tests (and the short soak) on the debug
 #                          kernel (KASAN, lockdep, kmemleak; built once;
 #                          resumes an interrupted run, FRESH=1 restarts)
@@ -56,8 +58,9 @@ check:
 
 RESIZES ?= 1000
 soak:
-	HOTDIMM_SOAK_RESIZES=$(RESIZES) $(if $(SEED),HOTDIMM_SOAK_SEED=$(SEED)) \
-		tests/guest/run -k soak $(if $(KERNEL),--kernel $(KERNEL))
+	HOTDIMM_SOAK_RESIZES=$(RESIZES) HOTDIMM_RACE_ITERS=$(RESIZES) \
+		$(if $(SEED),HOTDIMM_SOAK_SEED=$(SEED) HOTDIMM_RACE_SEED=$(SEED)) \
+		tests/guest/run -k soak -k race-lane $(if $(KERNEL),--kernel $(KERNEL))
 
 # ARGS: extra tests/guest/run arguments, e.g. make check-debug ARGS="-k faults";
 # it resumes an interrupted run of the same tree, FRESH=1 starts over.
