@@ -220,7 +220,8 @@ class Lane:
         self.request = request_fn
         self.granule, self.top = granule, top
         self.first = int(d.attr("region_start"), 16) // BLOCK
-        self.nblocks = int(d.attr("region_size")) // BLOCK
+        # The blocks the requests can reach.
+        self.nblocks = min(int(d.attr("region_size")), top) // BLOCK
         note(ctx, f"race lane seed {seed}, {ITERS} iterations")
 
     def admin_burst(self):
