@@ -96,6 +96,10 @@ static const char *hd_zone_name(enum hotdimm_zone zone)
  */
 int hotdimm_hotplug_lock(struct hotdimm_dev *hd)
 {
+	if (mutex_trylock(&hd->hotplug_lock))
+		return 0;
+	dev_dbg(hd->dev, "waiting for the kernel's online or offline of block %lld\n",
+		READ_ONCE(hd->span_idx));
 	if (!mutex_lock_interruptible(&hd->hotplug_lock))
 		return 0;
 	flush_signals(current);
@@ -156,7 +160,11 @@ static int hd_span_begin(struct hotdimm_dev *hd, u64 idx, unsigned long action,
 	bool drop = false;
 	u64 holes;
 
-	mutex_lock(&hd->hotplug_lock);
+	if (!mutex_trylock(&hd->hotplug_lock)) {
+		dev_dbg(hd->dev, "block %llu: %s waits for hotdimm's sub-block work\n",
+			idx, action == MEM_GOING_ONLINE ? "onlining" : "offlining");
+		mutex_lock(&hd->hotplug_lock);
+	}
 	spin_lock(&hd->lock);
 	b = &hd->bk.b[idx];
 	holes = b->holes;
@@ -191,7 +199,7 @@ static int hd_span_begin(struct hotdimm_dev *hd, u64 idx, unsigned long action,
 	}
 	if (drop)
 		hd_hole_refs(hd, idx, holes, false);
-	hd->span_idx = idx;
+	WRITE_ONCE(hd->span_idx, idx);
 	hd->span_dropped = drop;
 	if (action == MEM_GOING_ONLINE)
 		hd_onlining = hd;
@@ -223,7 +231,7 @@ static void hd_span_end(struct hotdimm_dev *hd, u64 idx, unsigned long action,
 		dev_dbg(hd->dev, "block %llu offline\n", idx);
 	}
 	spin_unlock(&hd->lock);
-	hd->span_idx = -1;
+	WRITE_ONCE(hd->span_idx, -1);
 	hd->span_dropped = false;
 	if (hd_onlining == hd)
 		hd_onlining = NULL;
@@ -337,7 +345,7 @@ int hotdimm_remove_memory(struct hotdimm_dev *hd, u64 idx)
 int hotdimm_hotplug_register(struct hotdimm_dev *hd)
 {
 	mutex_init(&hd->hotplug_lock);
-	hd->span_idx = -1;
+	WRITE_ONCE(hd->span_idx, -1);
 	timer_setup(&hd->offline_timer, hd_offline_timeout, 0);
 	hd->memory_nb.notifier_call = hd_memory_notify;
 	/* Refuse a wrong zone before other notifiers prepare the block. */

@@ -116,6 +116,8 @@ int hotdimm_sb_unplug_online(struct hotdimm_dev *hd, u64 idx, unsigned int sb)
 		return ret;
 	if (!hotdimm_state_online(hd_sb_state(hd, idx, &holes)) ||
 	    (holes & BIT_ULL(sb))) {
+		dev_dbg(hd->dev, "block %llu: no longer online, not unplugging its parts\n",
+			idx);
 		ret = -EINTR;
 		goto out;
 	}

@@ -264,8 +264,14 @@ class Lane:
         for act, rc in zip(log[::2], log[1::2]):
             (done if rc == "0" else refused)[act] += 1
         expect(sum(done.values()) > 0, f"no administrator action took effect: {log[:20]}")
+        # How often the two sides met (hotdimm's debug lines).
+        kmsg = self.vm.dmesg()
+        met = {k: len(re.findall(p, kmsg)) for k, p in (
+            ("kernel waited for hotdimm", r"waits for hotdimm's sub-block work"),
+            ("hotdimm waited for the kernel", r"waiting for the kernel's online or offline"),
+            ("block offlined under a part unplug", r"no longer online, not unplugging"))}
         note(self.ctx, f"race lane: {ITERS} iterations converged, slowest {slowest:.1f}s; "
-             f"administrator actions done {done}, refused or no-op {refused}")
+             f"administrator actions done {done}, refused or no-op {refused}; met: {met}")
 
 
 def hold_data(vm):
