@@ -17,6 +17,11 @@ around each sub-block plug or unplug, so the two never interleave.
   race-shrink-during-offline  The same offline, cancelled by a signal, while
                             the host asks for less: the holes' references
                             are right afterwards (the block offlines).
+  race-offline-during-part-unplug
+                            A shrink takes 63 sub-blocks of an online block
+                            while an administrator offlines and onlines it
+                            in a loop: no sub-block is taken from the block
+                            once it is offline.
   race-258-converges        virtio-mem: blocks left Linux while the host
                             answered busy to their unplug; then a request
                             one device block above what is in Linux:
@@ -177,6 +182,38 @@ def shrink_during_offline(vm, ctx):
         rc, out = vm.write(st, "online_movable")
         expect(rc == 0, f"online_movable of block {b}: {out.strip()}")
     hv.check_device(vm, d, None)
+    request(d, 0)
+    d.wait_converged(0, 120)
+
+
+@scenario("race-offline-during-part-unplug")
+def offline_during_part_unplug(vm, ctx):
+    """A shrink that takes 63 sub-blocks of an online block, one migration
+    each, while an administrator offlines and onlines that block in a
+    loop: every sub-block is taken with the block's state read again under
+    the hotplug lock, so none is taken from a block that went offline."""
+    d = load_emulated(vm)
+    request(d, 256 * MiB)
+    d.wait_converged(256 * MiB, 120)
+    vm.sh("memhold 200 > /tmp/memhold.out 2>&1 & echo $! > /tmp/memhold.pid")
+    expect(vm.wait_until("grep -q ready /tmp/memhold.out", 120), "memhold not ready")
+    state = state_path(d, 1)
+    mark = len(vm.dmesg().splitlines())
+    vm.sh(f"(i=0; while [ $i -lt 40 ]; do echo offline > {state}; "
+          f"echo online_movable > {state}; i=$((i+1)); done; echo end) "
+          "> /tmp/admin.out 2>&1 &")
+    request(d, 130 * MiB)
+    expect(vm.wait_until("grep -q end /tmp/admin.out", 300),
+           "the administrator's loop did not end")
+    vm.write(state, "online_movable")
+    d.wait_converged(130 * MiB, 180)
+    a = hv.check_device(vm, d, None)
+    log = "\n".join(vm.dmesg().splitlines()[mark:])
+    met = len(re.findall(r"no longer online, not unplugging", log))
+    waited = len(re.findall(r"waits for hotdimm's sub-block work", log))
+    note(ctx, f"130 MiB: blocks {a['blocks']}; a part unplug found its block offline "
+         f"{met} time(s), the administrator waited for one {waited} time(s)")
+    memhold_verify(vm)
     request(d, 0)
     d.wait_converged(0, 120)
 
@@ -352,7 +389,8 @@ VIRT = dict(mem="1G", maxmem="9G", qemu_args=[
     "-device", "virtio-mem-pci,id=vm0,memdev=vmem0,requested-size=0"])
 
 GROUPS = [
-    Group("race-emulated", [fill_during_offline, shrink_during_offline, lane_emulated],
+    Group("race-emulated", [fill_during_offline, shrink_during_offline,
+                            offline_during_part_unplug, lane_emulated],
           vm=EMU, needs=("module", "memhold"), reset=reset),
     Group("race-virtio", [converges_258, lane_virtio], vm=VIRT,
           needs=("module", "memhold"), reset=reset_virtio),
