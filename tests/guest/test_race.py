@@ -246,9 +246,11 @@ def converges_258(vm, ctx):
 class Lane:
     """Administrator actions racing hotdimm's resizes, seeded."""
 
-    # Plain "online" is left out: Linux may put the block in a kernel zone,
-    # where the kernel's own allocations can keep it from ever going.
-    ACTIONS = ("offline", "online_movable")
+    # "toggle" offlines an online block and onlines an offline one, so that
+    # most actions take effect. Plain "online" is left out: Linux may put
+    # the block in a kernel zone, where the kernel's own allocations can
+    # keep it from ever going.
+    ACTIONS = ("toggle", "toggle", "offline", "online_movable")
 
     def __init__(self, vm, ctx, d, request_fn, granule, top):
         seed = int(os.environ.get("HOTDIMM_RACE_SEED", "0")) or random.randrange(1, 1 << 30)
@@ -269,9 +271,14 @@ class Lane:
             b = self.first + self.rng.randrange(self.nblocks)
             act = self.rng.choice(self.ACTIONS)
             delay = self.rng.choice(("0", "0.05", "0.1", "0.3"))
-            cmds.append(f"(sleep {delay}; echo {act} > {MEMORY}/memory{b}/state; "
-                        f"echo {act} $? >> /tmp/admin.log) >/dev/null 2>&1 & "
-                        "echo $! >> /tmp/admin.pids")
+            f = f"{MEMORY}/memory{b}/state"
+            if act == "toggle":
+                write = (f"case $(cat {f}) in online) a=offline;; *) a=online_movable;; esac; "
+                         f"echo $a > {f}")
+            else:
+                write = f"a={act}; echo $a > {f}"
+            cmds.append(f"(sleep {delay}; {write}; echo $a $? >> /tmp/admin.log) "
+                        ">/dev/null 2>&1 & echo $! >> /tmp/admin.pids")
         self.vm.sh("; ".join(cmds))
 
     def settle_admin(self):
@@ -296,7 +303,7 @@ class Lane:
             a = hv.check_device(self.vm, self.d, None)
             self.ctx.note(f"{i}: {kind} {target} -> {want >> 20} MiB, blocks {a['blocks']}")
         log = self.vm.sh("cat /tmp/admin.log 2>/dev/null || true").split()
-        done = {a: 0 for a in self.ACTIONS}
+        done = {a: 0 for a in ("offline", "online_movable")}
         refused = dict(done)
         for act, rc in zip(log[::2], log[1::2]):
             (done if rc == "0" else refused)[act] += 1
