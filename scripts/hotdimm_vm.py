@@ -600,9 +600,30 @@ class VM:
         except BaseException:
             self.stop(save_dmesg=False)
             raise
+        early = self._early_fault()
+        if early:
+            # The kernel reported a fault before its userspace, so before
+            # any test or hotdimm code ran (the debug kernel's early-boot
+            # KASAN report from an interrupt during CPU identification does
+            # not always stop the boot): a boot failure, retried.
+            self.stop(save_dmesg=False)
+            err = BootError(f"guest kernel reported a fault before userspace: {early[:200]}",
+                            retryable=True)
+            self._log(f"# boot failed: {err}")
+            raise err
         self.boot_time = time.monotonic() - self._started
         self._log(f"# guest ready after {self.boot_time:.1f}s (pid {self.pid})")
         return self
+
+    def _early_fault(self):
+        """The first bad kernel log line printed before userspace came up,
+        or None."""
+        con = self.console_text()
+        up = con.find("init: userspace up")
+        for line in (con if up < 0 else con[:up]).splitlines():
+            if _BAD_RE.search(line):
+                return re.sub(r"^\[\s*[0-9.]+\]\s*", "", line.strip())
+        return None
 
     def _launch(self):
         """Start QEMU: sets self.proc (a Popen, or anything with pid, poll(),

@@ -218,6 +218,9 @@ for m in $(cat /etc/boot-modules); do
 	insmod /lib/modules/$m.ko || echo "init: insmod $m failed"
 done
 
+# tests/harness: a kernel fault report before userspace that does not stop the boot.
+grep -qw hotdimm.harness_early_fault /proc/cmdline &&
+	echo "BUG: hotdimm harness: a fault reported before userspace" > /dev/kmsg
 echo "init: userspace up after $(cut -d' ' -f1 /proc/uptime)s"
 
 # busybox init becomes PID 1: it reaps orphans and respawns the command
