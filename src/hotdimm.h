@@ -192,6 +192,7 @@ void hotdimm_online_exit(void);
 struct file *hotdimm_sysfs_open(const char *path, int flags);
 int hotdimm_online_block(struct hotdimm_dev *hd, u64 idx,
 			 enum hotdimm_zone zone);
+bool hotdimm_block_linux_online(struct hotdimm_dev *hd, u64 idx);
 
 /* hotplug.c: the kernel's transitions of hotdimm's blocks, as spans. */
 int hotdimm_hotplug_init(void);

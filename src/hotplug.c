@@ -24,6 +24,11 @@
  *  - The worker takes it around each plug or unplug of sub-blocks of a
  *    block (subblock.c) and re-reads the block's state under it: a block's
  *    holes never change while Linux onlines or offlines it.
+ *  - Linux isolates a block's pageblocks before MEM_GOING_OFFLINE, i.e.
+ *    before it waits for this lock; a failing alloc_contig_range() undoes
+ *    every isolation in its range, also one it did not make. So the worker
+ *    also leaves a block alone once Linux's memory block says it is going
+ *    offline (hotdimm_block_linux_online(), read under this lock).
  *  - Nobody holds it across hotdimm's own onlining (sysfs),
  *    add_memory_driver_managed() or offline_and_remove_memory(): those
  *    enter the notifier themselves.

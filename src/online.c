@@ -112,6 +112,33 @@ int hotdimm_online_block(struct hotdimm_dev *hd, u64 idx, enum hotdimm_zone zone
 	return 0;
 }
 
+/*
+ * Is block @idx of @hd online as far as Linux's memory block device says
+ * ("online"; not "offline" nor "going-offline")? Linux marks a block
+ * going-offline before it isolates its pageblocks, and only then calls the
+ * memory notifier. Returns true or false; false also when the state cannot
+ * be read.
+ *
+ * Context: the device's worker; may sleep.
+ */
+bool hotdimm_block_linux_online(struct hotdimm_dev *hd, u64 idx)
+{
+	u64 addr = hd->start + idx * hd->block_size;
+	char path[64], buf[16] = "";
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "devices/system/memory/memory%llu/state",
+		 addr / memory_block_size_bytes());
+	f = hotdimm_sysfs_open(path, O_RDONLY);
+	if (IS_ERR(f))
+		return false;
+	n = kernel_read(f, buf, sizeof(buf) - 1, &pos);
+	filp_close(f, NULL);
+	return n > 0 && !strncmp(buf, "online\n", 7);
+}
+
 int hotdimm_online_init(void)
 {
 	struct file_system_type *sysfs = get_fs_type("sysfs");

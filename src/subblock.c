@@ -97,7 +97,8 @@ int hotdimm_transport_runs(struct hotdimm_dev *hd, u64 idx, u64 mask, bool plug)
 
 /*
  * Take sub-block @sb of online block @idx from Linux and unplug it at the
- * transport. Returns 0, -EBUSY when its pages cannot be migrated now,
+ * transport. Returns 0, -EBUSY when its pages cannot be migrated now or
+ * Linux is taking the block offline,
  * -ENOMEM, -EINTR when the block is no longer online (Linux offlined it
  * while we waited for the lock: the worker decides again) or the wait was
  * interrupted, or the transport's error (everything undone then).
@@ -119,6 +120,19 @@ int hotdimm_sb_unplug_online(struct hotdimm_dev *hd, u64 idx, unsigned int sb)
 		dev_dbg(hd->dev, "block %llu: no longer online, not unplugging its parts\n",
 			idx);
 		ret = -EINTR;
+		goto out;
+	}
+	/*
+	 * An offline that Linux started has isolated the block's pageblocks
+	 * before its MEM_GOING_OFFLINE waits for our lock, and a failing
+	 * alloc_contig_range() undoes every isolation in its range, also one
+	 * it did not make: the offline would then loop forever. Leave a block
+	 * alone once Linux marked it going offline.
+	 */
+	if (!hotdimm_block_linux_online(hd, idx)) {
+		dev_dbg(hd->dev, "block %llu: going offline, not unplugging its parts\n",
+			idx);
+		ret = -EBUSY;
 		goto out;
 	}
 	/* ZONE_MOVABLE promises migration: retry transient failures there. */

@@ -209,7 +209,7 @@ def offline_during_part_unplug(vm, ctx):
     d.wait_converged(130 * MiB, 180)
     a = hv.check_device(vm, d, None)
     log = "\n".join(vm.dmesg().splitlines()[mark:])
-    met = len(re.findall(r"no longer online, not unplugging", log))
+    met = len(re.findall(r"(no longer online|going offline), not unplugging", log))
     waited = len(re.findall(r"waits for hotdimm's sub-block work", log))
     note(ctx, f"130 MiB: blocks {a['blocks']}; a part unplug found its block offline "
          f"{met} time(s), the administrator waited for one {waited} time(s)")
@@ -282,9 +282,19 @@ class Lane:
         self.vm.sh("; ".join(cmds))
 
     def settle_admin(self):
-        expect(self.vm.wait_until(
-            "(for p in $(cat /tmp/admin.pids 2>/dev/null); do kill -0 $p 2>/dev/null && "
-            "exit 1; done; exit 0)", 120), "an administrator's action did not end")
+        if not self.vm.wait_until(
+                "(for p in $(cat /tmp/admin.pids 2>/dev/null); do kill -0 $p 2>/dev/null && "
+                "exit 1; done; exit 0)", 120):
+            # Where they are stuck, and hotdimm's worker: for the log.
+            _, diag = self.vm.run(
+                "for p in $(cat /tmp/admin.pids) $(pgrep hotdimm/); do [ -d /proc/$p ] || "
+                "continue; echo \"== $p $(cat /proc/$p/comm)\"; cat /proc/$p/stack; done; "
+                f"for i in $(seq {self.first} {self.first + self.nblocks - 1}); do "
+                f"echo \"memory$i $(cat {MEMORY}/memory$i/state 2>/dev/null)\"; done; "
+                f"cat {self.d.path}/blocks {self.d.path}/status", 60)
+            self.ctx.note(diag)
+            raise hv.Fail("an administrator's action did not end: " +
+                          " | ".join(diag.splitlines()[:40]))
         self.vm.sh("rm -f /tmp/admin.pids")
 
     def run(self):
@@ -313,7 +323,8 @@ class Lane:
         met = {k: len(re.findall(p, kmsg)) for k, p in (
             ("kernel waited for hotdimm", r"waits for hotdimm's sub-block work"),
             ("hotdimm waited for the kernel", r"waiting for the kernel's online or offline"),
-            ("block offlined under a part unplug", r"no longer online, not unplugging"))}
+            ("block offlined under a part unplug",
+             r"(no longer online|going offline), not unplugging"))}
         note(self.ctx, f"race lane: {ITERS} iterations converged, slowest {slowest:.1f}s; "
              f"administrator actions done {done}, refused or no-op {refused}; met: {met}")
 
