@@ -29,7 +29,6 @@
  * between (hotplug.c has the lock contract).
  */
 #include <linux/gfp.h>
-#include <linux/lockdep.h>
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
 
@@ -51,17 +50,21 @@ static void hd_clear_offline(unsigned long pfn, unsigned long nr)
 		__ClearPageOffline(pfn_to_page(pfn));
 }
 
-/* Block @idx's state and holes. Caller holds hd->hotplug_lock. */
-static u8 hd_sb_state(struct hotdimm_dev *hd, u64 idx, u64 *holes)
+/*
+ * Take @hd's hotplug lock and read block @idx's state and holes under it.
+ * Returns 0 (the lock is held) or -EINTR.
+ */
+static int hd_sb_begin(struct hotdimm_dev *hd, u64 idx, u8 *state, u64 *holes)
 {
-	u8 state;
+	int ret = hotdimm_hotplug_lock(hd);
 
-	lockdep_assert_held(&hd->hotplug_lock);
+	if (ret)
+		return ret;
 	spin_lock(&hd->lock);
-	state = hd->bk.b[idx].state;
+	*state = hd->bk.b[idx].state;
 	*holes = hd->bk.b[idx].holes;
 	spin_unlock(&hd->lock);
-	return state;
+	return 0;
 }
 
 /*
@@ -111,12 +114,12 @@ int hotdimm_sb_unplug_online(struct hotdimm_dev *hd, u64 idx, unsigned int sb)
 	unsigned long pfn = PHYS_PFN(addr), nr = hd->sb_size >> PAGE_SHIFT;
 	bool movable;
 	int ret, tries;
+	u8 state;
 
-	ret = hotdimm_hotplug_lock(hd);
+	ret = hd_sb_begin(hd, idx, &state, &holes);
 	if (ret)
 		return ret;
-	if (!hotdimm_state_online(hd_sb_state(hd, idx, &holes)) ||
-	    (holes & BIT_ULL(sb))) {
+	if (!hotdimm_state_online(state) || (holes & BIT_ULL(sb))) {
 		dev_dbg(hd->dev, "block %llu: no longer online, not unplugging its parts\n",
 			idx);
 		ret = -EINTR;
@@ -179,10 +182,9 @@ int hotdimm_sb_plug(struct hotdimm_dev *hd, u64 idx, unsigned int sb)
 	u8 state;
 	int ret;
 
-	ret = hotdimm_hotplug_lock(hd);
+	ret = hd_sb_begin(hd, idx, &state, &holes);
 	if (ret)
 		return ret;
-	state = hd_sb_state(hd, idx, &holes);
 	if (!(holes & BIT_ULL(sb)))
 		goto out;
 	ret = hd->ops->plug ? hd->ops->plug(hd, addr, hd->sb_size) : 0;
@@ -225,10 +227,9 @@ int hotdimm_sb_trim(struct hotdimm_dev *hd, u64 idx, u64 mask)
 	u8 state;
 	int ret;
 
-	ret = hotdimm_hotplug_lock(hd);
+	ret = hd_sb_begin(hd, idx, &state, &holes);
 	if (ret)
 		return ret;
-	state = hd_sb_state(hd, idx, &holes);
 	if (state != HOTDIMM_BLOCK_PLUGGED && state != HOTDIMM_BLOCK_OFFLINE) {
 		ret = -EINTR;
 		goto out;
