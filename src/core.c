@@ -341,21 +341,9 @@ static long hd_grow(struct hotdimm_dev *hd, u64 idx, u64 need)
 			spin_unlock(&hd->lock);
 			return MAX_SCHEDULE_TIMEOUT;
 		}
-		/* Another block's transition may hold the device's lock. */
-		ret = hotdimm_hotplug_lock(hd);
-		if (!ret) {
-			ret = hotdimm_transport_runs(hd, idx, full & ~holes, true);
-			if (ret)
-				mutex_unlock(&hd->hotplug_lock);
-		}
+		ret = hotdimm_sb_plug_block(hd, idx, holes, pins);
 		if (ret)
 			return hd_failed(hd, idx, "plug", ret, false);
-		spin_lock(&hd->lock);
-		hotdimm_block_set(&hd->bk, idx, HOTDIMM_BLOCK_PLUGGED);
-		hotdimm_set_holes(hd, idx, holes);
-		hd->bk.b[idx].pinned = pins;
-		spin_unlock(&hd->lock);
-		mutex_unlock(&hd->hotplug_lock);
 	}
 
 	hotdimm_acct_gather(hd, &in);

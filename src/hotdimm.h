@@ -209,6 +209,8 @@ int hotdimm_transport_runs(struct hotdimm_dev *hd, u64 idx, u64 mask,
 			   bool plug);
 int hotdimm_sb_unplug_online(struct hotdimm_dev *hd, u64 idx, unsigned int sb);
 int hotdimm_sb_plug(struct hotdimm_dev *hd, u64 idx, unsigned int sb);
+int hotdimm_sb_plug_block(struct hotdimm_dev *hd, u64 idx, u64 holes,
+			  u64 pins);
 int hotdimm_sb_trim(struct hotdimm_dev *hd, u64 idx, u64 mask);
 
 /* sysfs.c */

@@ -65,6 +65,20 @@ struct file *hotdimm_sysfs_open(const char *path, int flags)
 }
 
 /*
+ * Open the sysfs state file of block @idx of @hd; its path (relative to
+ * the sysfs root) goes to @path.
+ */
+static struct file *hd_open_state(struct hotdimm_dev *hd, u64 idx, int flags,
+				  char (*path)[64])
+{
+	u64 addr = hd->start + idx * hd->block_size;
+
+	snprintf(*path, sizeof(*path), "devices/system/memory/memory%llu/state",
+		 addr / memory_block_size_bytes());
+	return hotdimm_sysfs_open(*path, flags);
+}
+
+/*
  * Online block @idx of @hd into @zone through its sysfs state file.
  *
  * Context: the device's worker thread, no spinlock held.
@@ -75,7 +89,6 @@ int hotdimm_online_block(struct hotdimm_dev *hd, u64 idx, enum hotdimm_zone zone
 {
 	const char *val = zone == HOTDIMM_ZONE_MOVABLE ?
 			  "online_movable" : "online_kernel";
-	u64 addr = hd->start + idx * hd->block_size;
 	struct file *f;
 	char path[64];
 	ssize_t ret;
@@ -83,9 +96,7 @@ int hotdimm_online_block(struct hotdimm_dev *hd, u64 idx, enum hotdimm_zone zone
 
 	/* Onlining enters the memory notifier, which takes this lock. */
 	lockdep_assert_not_held(&hd->hotplug_lock);
-	snprintf(path, sizeof(path), "devices/system/memory/memory%llu/state",
-		 addr / memory_block_size_bytes());
-	f = hotdimm_sysfs_open(path, O_WRONLY);
+	f = hd_open_state(hd, idx, O_WRONLY, &path);
 	if (IS_ERR(f)) {
 		dev_err(hd->dev, "cannot open /sys/%s: %ld\n", path, PTR_ERR(f));
 		return PTR_ERR(f);
@@ -123,15 +134,12 @@ int hotdimm_online_block(struct hotdimm_dev *hd, u64 idx, enum hotdimm_zone zone
  */
 bool hotdimm_block_linux_online(struct hotdimm_dev *hd, u64 idx)
 {
-	u64 addr = hd->start + idx * hd->block_size;
 	char path[64], buf[16] = "";
 	struct file *f;
 	loff_t pos = 0;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "devices/system/memory/memory%llu/state",
-		 addr / memory_block_size_bytes());
-	f = hotdimm_sysfs_open(path, O_RDONLY);
+	f = hd_open_state(hd, idx, O_RDONLY, &path);
 	if (IS_ERR(f))
 		return false;
 	n = kernel_read(f, buf, sizeof(buf) - 1, &pos);

@@ -99,6 +99,34 @@ int hotdimm_transport_runs(struct hotdimm_dev *hd, u64 idx, u64 mask, bool plug)
 }
 
 /*
+ * Plug block @idx, which is UNPLUGGED, at the transport but for @holes,
+ * and record it PLUGGED with those holes and @pins, the sub-blocks that
+ * will hold its memmap. Returns 0, -EINTR, or the transport's error
+ * (nothing recorded then).
+ *
+ * Context: the device's worker, no hotdimm lock held.
+ */
+int hotdimm_sb_plug_block(struct hotdimm_dev *hd, u64 idx, u64 holes, u64 pins)
+{
+	/* Another block's transition may hold the device's lock. */
+	int ret = hotdimm_hotplug_lock(hd);
+
+	if (ret)
+		return ret;
+	ret = hotdimm_transport_runs(hd, idx, hotdimm_sb_mask(&hd->bk) & ~holes,
+				     true);
+	if (!ret) {
+		spin_lock(&hd->lock);
+		hotdimm_block_set(&hd->bk, idx, HOTDIMM_BLOCK_PLUGGED);
+		hotdimm_set_holes(hd, idx, holes);
+		hd->bk.b[idx].pinned = pins;
+		spin_unlock(&hd->lock);
+	}
+	mutex_unlock(&hd->hotplug_lock);
+	return ret;
+}
+
+/*
  * Take sub-block @sb of online block @idx from Linux and unplug it at the
  * transport. Returns 0, -EBUSY when its pages cannot be migrated now or
  * Linux is taking the block offline,
