@@ -22,6 +22,10 @@ around each sub-block plug or unplug, so the two never interleave.
                             while an administrator offlines and onlines it
                             in a loop: no sub-block is taken from the block
                             once it is offline.
+  race-trim-offline         A shrink of less than a block while the newest
+                            block is offline: its top sub-blocks are
+                            unplugged at the transport, racing the
+                            administrator's online of that block.
   race-258-converges        virtio-mem: blocks left Linux while the host
                             answered busy to their unplug; then a request
                             one device block above what is in Linux:
@@ -218,6 +222,42 @@ def offline_during_part_unplug(vm, ctx):
     d.wait_converged(0, 120)
 
 
+@scenario("race-trim-offline")
+def trim_offline(vm, ctx):
+    """A shrink of less than a block when the newest block is offline (the
+    administrator offlined it): its top sub-blocks are unplugged at the
+    transport while it stays offline. Then the same again, racing the
+    administrator's online_movable of that block: either order ends with
+    the request met and the block online with its holes."""
+    d = load_emulated(vm)
+    request(d, 256 * MiB)
+    d.wait_converged(256 * MiB, 120)
+    state = state_path(d, 1)
+    rc, out = vm.write(state, "offline")
+    expect(rc == 0, f"offline of block 1: {out.strip()}")
+    mark = len(vm.dmesg().splitlines())
+    request(d, 250 * MiB)
+    d.wait_converged(250 * MiB, 120)
+    a = hv.check_device(vm, d, None)
+    log = "\n".join(vm.dmesg().splitlines()[mark:])
+    expect(a["blocks"].startswith("Mp") and "3 sub-blocks unplugged while offline" in log,
+           f"block 1 was not trimmed while offline: blocks {a['blocks']}")
+    vm.sh(f"(sleep 0.05; echo online_movable > {state}; echo rc=$?) > /tmp/admin.out 2>&1 &")
+    request(d, 246 * MiB)
+    expect(vm.wait_until("grep -q rc= /tmp/admin.out", 60),
+           "the administrator's online did not end")
+    admin = vm.read("/tmp/admin.out").strip()
+    expect(admin == "rc=0", f"the administrator's online failed: {admin}")
+    d.wait_converged(246 * MiB, 120)
+    a = hv.check_device(vm, d, None)
+    note(ctx, f"trimmed while offline to 250 MiB, then 246 MiB racing the online: "
+         f"blocks {a['blocks']}")
+    expect(a["blocks"].startswith("Mm") and int(a["offline_size"]) == 0,
+           f"block 1 after the online: {a['blocks']}, offline_size {a['offline_size']}")
+    request(d, 0)
+    d.wait_converged(0, 120)
+
+
 @scenario("race-258-converges")
 def converges_258(vm, ctx):
     vm.sh(tv.INSMOD_MOVABLE)
@@ -408,7 +448,8 @@ VIRT = dict(mem="1G", maxmem="9G", qemu_args=[
 
 GROUPS = [
     Group("race-emulated", [fill_during_offline, shrink_during_offline,
-                            offline_during_part_unplug, lane_emulated],
+                            offline_during_part_unplug, trim_offline,
+                            lane_emulated],
           vm=EMU, needs=("module", "memhold"), reset=reset),
     Group("race-virtio", [converges_258, lane_virtio], vm=VIRT,
           needs=("module", "memhold"), reset=reset_virtio),
